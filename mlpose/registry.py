@@ -1,0 +1,164 @@
+"""The one registry module: name -> factory tables for mlpose's plug-in points.
+
+Components register themselves with a decorator::
+
+    @MODELS.register()
+    class ResNet(nn.Module): ...
+
+and are created from config dicts with :func:`build`::
+
+    build(dict(type='ResNet', depth=18), MODELS, path='model.backbone')
+
+A config may list ``custom_imports = dict(imports=['my_pkg.my_metric'])``; importing
+those modules lets them register their own components (see :func:`import_custom`).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import inspect
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration error: one line naming the file/key/value and what to do."""
+
+
+class Registry:
+    """A named table mapping a ``type`` string to a class or factory function."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._table: dict[str, Callable] = {}
+
+    def register(self, name: str | None = None, force: bool = False):
+        """Decorator registering a class/function under ``name`` (default: its ``__name__``)."""
+
+        def deco(obj):
+            key = name or obj.__name__
+            if key in self._table and self._table[key] is not obj and not force:
+                raise KeyError(f"{key!r} is already registered in registry '{self.name}'")
+            self._table[key] = obj
+            return obj
+
+        return deco
+
+    def add(self, obj: Callable, name: str | None = None) -> None:
+        """Register an existing object (e.g. a torch optimizer class)."""
+        self.register(name, force=True)(obj)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._table
+
+    def names(self) -> list[str]:
+        return sorted(self._table)
+
+    def get(self, key: str, path: str = "") -> Callable:
+        """Return the factory for ``key`` or raise a ConfigError listing the known types."""
+        _load_builtins()
+        if key not in self._table:
+            close = difflib.get_close_matches(str(key), self._table, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            where = f" at {path}" if path else ""
+            raise ConfigError(
+                f"unknown type {key!r}{where} in registry '{self.name}'.{hint} "
+                f"Known types: {', '.join(self.names())}"
+            )
+        return self._table[key]
+
+
+MODELS = Registry("models")  # backbones, necks, heads, losses, pose estimators
+CODECS = Registry("codecs")
+TRANSFORMS = Registry("transforms")
+DATASETS = Registry("datasets")
+METRICS = Registry("metrics")  # metrics and evaluators
+OPTIMIZERS = Registry("optimizers")
+SCHEDULERS = Registry("schedulers")
+VISBACKENDS = Registry("vis_backends")
+
+ALL = (MODELS, CODECS, TRANSFORMS, DATASETS, METRICS, OPTIMIZERS, SCHEDULERS, VISBACKENDS)
+
+# Modules whose import registers the built-in components.
+_BUILTIN_MODULES = (
+    "mlpose.codecs",
+    "mlpose.models",
+    "mlpose.datasets",
+    "mlpose.evaluation",
+    "mlpose.engine.optim",
+    "mlpose.engine.visualizer",
+)
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for mod in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:  # a package not written yet must not break the rest
+            if exc.name != mod:
+                raise
+
+
+def import_custom(custom_imports: dict | None, source: str = "config") -> None:
+    """Import the modules named in ``custom_imports=dict(imports=[...])`` so they register."""
+    if not custom_imports:
+        return
+    imports = custom_imports.get("imports", [])
+    if isinstance(imports, str):
+        imports = [imports]
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            if custom_imports.get("allow_failed_imports"):
+                continue
+            raise ConfigError(
+                f"{source}: custom_imports cannot import {name!r} ({exc}); "
+                "check the module name and that it is on PYTHONPATH"
+            ) from None
+
+
+def check_args(factory: Callable, kwargs: dict, path: str) -> None:
+    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(**kwargs)
+    except TypeError as exc:
+        params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+        raise ConfigError(
+            f"{path}: bad arguments for {getattr(factory, '__name__', factory)} ({exc}); "
+            f"accepted: {', '.join(params)}"
+        ) from None
+
+
+def build(cfg: dict, registry: Registry, path: str = "", **defaults: Any) -> Any:
+    """Create an object from ``dict(type=NAME, **kwargs)``.
+
+    Args:
+        cfg: the component's config dict; it is not modified.
+        registry: the table to look ``type`` up in.
+        path: dotted key path of ``cfg`` in the config, used in error messages.
+        **defaults: keyword arguments used where ``cfg`` does not set them.
+    """
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"{path or 'config'}: expected a dict with a 'type' key, got {cfg!r}")
+    kwargs = copy.deepcopy({k: v for k, v in cfg.items() if k != "type"})
+    for k, v in defaults.items():
+        kwargs.setdefault(k, v)
+    kind = cfg["type"]
+    factory = kind if callable(kind) else registry.get(kind, path)
+    check_args(factory, kwargs, path)
+    try:
+        return factory(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {getattr(factory, '__name__', kind)}: {exc}") from exc
