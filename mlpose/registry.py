@@ -84,6 +84,7 @@ _BUILTIN_MODULES = (
     "mlpose.codecs",
     "mlpose.models",
     "mlpose.datasets",
+    "mlpose.datasets.transforms",
     "mlpose.evaluation",
     "mlpose.engine.optim",
     "mlpose.engine.visualizer",

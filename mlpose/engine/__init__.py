@@ -1,0 +1,1 @@
+"""Training/test engine: the loop, optimisation, checkpoints, distributed set-up, logging."""
