@@ -1,0 +1,64 @@
+# The tiny recipe: a half-width ResNet-18 at 128x96 on data made by `mlpose data synth data/synth`.
+# Learns in minutes on 2 CPU cores; this is what `make demo` trains.
+_base_ = ['td-hm_res50_8xb64-210e_coco-256x192.py']
+
+train_cfg = dict(max_epochs=20, val_interval=5)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
+    dict(type='CosineAnnealingLR', begin=0, end=20, T_max=20, eta_min=2e-5, by_epoch=True),
+]
+auto_scale_lr = dict(base_batch_size=32)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='coco/AP', rule='greater'))
+randomness = dict(seed=0)
+
+codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
+model = dict(
+    backbone=dict(type='ResNet', depth=18, base_channels=32),
+    head=dict(in_channels=256, deconv_out_channels=(128, 128), deconv_kernel_sizes=(4, 4),
+              decoder=codec))
+
+data_root = 'data/synth/'
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform', rotate_factor=40.0),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=1,
+    dataset=dict(
+        _delete_=True,
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/person_keypoints_train.json',
+        data_prefix=dict(img='images/train/'),
+        pipeline=train_pipeline))
+# Validation on ground-truth boxes (the synthetic detections file is used by the coco recipes).
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=1,
+    dataset=dict(
+        _delete_=True,
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/person_keypoints_val.json',
+        data_prefix=dict(img='images/val/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json')
+test_evaluator = val_evaluator

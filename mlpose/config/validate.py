@@ -1,0 +1,130 @@
+"""Load-time validation: section keys and types, registry types and component arguments."""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from mlpose import registry as R
+from mlpose.registry import ConfigError
+
+from . import schema
+
+
+def validate(cfg: dict, source: str) -> None:
+    """Raise a ConfigError (naming ``source`` and the key path) for the first problem found."""
+    R.import_custom(cfg.get("custom_imports"), source)
+    for key, types in schema.TOP_LEVEL.items():
+        if key in cfg:
+            _check_type(cfg[key], types, key, source)
+    for section, keys in schema.SECTIONS.items():
+        if cfg.get(section) is not None:
+            _check_keys(cfg[section], keys, section, source)
+    for hook, keys in schema.HOOKS.items():
+        value = (cfg.get("default_hooks") or {}).get(hook)
+        if value is not None:
+            _check_keys(value, {"type": str, **keys}, f"default_hooks.{hook}", source)
+    wrapper = cfg.get("optim_wrapper") or {}
+    if wrapper.get("type", "OptimWrapper") not in schema.OPTIM_WRAPPERS:
+        raise ConfigError(f"{source}: optim_wrapper.type: unknown {wrapper['type']!r}; use one of {', '.join(schema.OPTIM_WRAPPERS)}")
+    if "optimizer" in wrapper:
+        _component(wrapper["optimizer"], R.OPTIMIZERS, "optim_wrapper.optimizer", source)
+    if "model" in cfg:
+        _model(cfg["model"], "model", source)
+    for split in ("train", "val", "test"):
+        loader = cfg.get(f"{split}_dataloader")
+        if loader:
+            _dataloader(loader, f"{split}_dataloader", source)
+        evaluator = cfg.get(f"{split}_evaluator")
+        if evaluator:
+            _metrics(evaluator, f"{split}_evaluator", source)
+        if f"{split}_pipeline" in cfg:
+            _pipeline(cfg[f"{split}_pipeline"], f"{split}_pipeline", source)
+    schedulers = cfg.get("param_scheduler") or []
+    for i, sched in enumerate([schedulers] if isinstance(schedulers, dict) else schedulers):
+        _component(sched, R.SCHEDULERS, f"param_scheduler.{i}", source)
+    for i, backend in enumerate((cfg.get("visualizer") or {}).get("vis_backends") or []):
+        _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source)
+    if isinstance(cfg.get("codec"), dict):
+        _component(cfg["codec"], R.CODECS, "codec", source)
+
+
+def _check_type(value: Any, types: Any, path: str, source: str) -> None:
+    if types is ... or isinstance(value, types) and not (types is int and isinstance(value, bool)):
+        return
+    names = " or ".join(t.__name__ if t is not type(None) else "None" for t in (types if isinstance(types, tuple) else (types,)))
+    raise ConfigError(f"{source}: {path} must be {names}, got {type(value).__name__} {value!r}")
+
+
+def _check_keys(section: Any, keys: dict, path: str, source: str) -> None:
+    _check_type(section, dict, path, source)
+    for key, value in section.items():
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=3)
+            hint = f"; did you mean {', '.join(f'{path}.{c}' for c in close)}?" if close else ""
+            raise ConfigError(f"{source}: unknown key {path}.{key}{hint} (known: {', '.join(sorted(keys))})")
+        _check_type(value, keys[key], f"{path}.{key}", source)
+
+
+def _component(cfg: Any, registry: R.Registry, path: str, source: str) -> Any:
+    """Check one ``dict(type=...)``: the type exists and its arguments fit; returns the factory."""
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"{source}: {path} must be a dict with a 'type' key, got {cfg!r}")
+    if callable(cfg["type"]):
+        return cfg["type"]
+    try:
+        factory = registry.get(cfg["type"], path)
+        R.check_args(factory, {k: v for k, v in cfg.items() if k != "type"}, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return factory
+
+
+# model sub-keys that hold plain option dicts, not components
+_MODEL_PLAIN = {"init_cfg", "train_cfg", "test_cfg", "metainfo", "final_layer", "paramwise_cfg"}
+_CODEC_KEYS = {"decoder", "encoder", "codec"}
+
+
+def _model(cfg: dict, path: str, source: str) -> None:
+    _component(cfg, R.MODELS, path, source)
+    for key, value in cfg.items():
+        if isinstance(value, dict) and "type" in value and key not in _MODEL_PLAIN:
+            if key in _CODEC_KEYS:
+                _component(value, R.CODECS, f"{path}.{key}", source)
+            else:
+                _model(value, f"{path}.{key}", source)
+
+
+def _dataloader(cfg: dict, path: str, source: str) -> None:
+    _check_keys(cfg, schema.DATALOADER, path, source)
+    sampler = cfg.get("sampler") or {}
+    if sampler.get("type", "DefaultSampler") not in schema.SAMPLERS:
+        raise ConfigError(f"{source}: {path}.sampler.type: unknown {sampler['type']!r}; known: {', '.join(schema.SAMPLERS)}")
+    if "dataset" in cfg:
+        _dataset(cfg["dataset"], f"{path}.dataset", source)
+
+
+def _dataset(cfg: dict, path: str, source: str) -> None:
+    _component(cfg, R.DATASETS, path, source)
+    _pipeline(cfg.get("pipeline") or [], f"{path}.pipeline", source)
+    for i, sub in enumerate(cfg.get("datasets") or []):
+        _dataset(sub, f"{path}.datasets.{i}", source)
+
+
+def _pipeline(steps: list, path: str, source: str) -> None:
+    for i, step in enumerate(steps):
+        _component(step, R.TRANSFORMS, f"{path}.{i}", source)
+        if isinstance(step.get("encoder"), dict):
+            _component(step["encoder"], R.CODECS, f"{path}.{i}.encoder", source)
+
+
+def _metrics(cfg: Any, path: str, source: str) -> None:
+    items = cfg if isinstance(cfg, list) else [cfg]
+    for i, metric in enumerate(items):
+        where = f"{path}.{i}" if isinstance(cfg, list) else path
+        _component(metric, R.METRICS, where, source)
+        for j, sub in enumerate(metric.get("metrics") or []):
+            _metrics(sub, f"{where}.metrics.{j}", source)
+        for j, ds in enumerate(metric.get("datasets") or []):
+            _dataset(ds, f"{where}.datasets.{j}", source)
+        if isinstance(metric.get("gt_converter"), dict):
+            _component(metric["gt_converter"], R.TRANSFORMS, f"{where}.gt_converter", source)
