@@ -18,7 +18,7 @@ from typing import Any
 
 from mlpose.registry import ConfigError
 
-from .configdict import ConfigDict
+from .configdict import _wrap
 
 SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _BASE_REF = re.compile(r"\{\{\s*(_base_(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+)\s*\}\}")
@@ -41,7 +41,7 @@ class BaseView:
                 f"{self._filename}: _base_.{name} is not defined by the base configs "
                 f"(they define: {', '.join(sorted(data))})"
             )
-        return copy.deepcopy(data[name])
+        return _wrap(copy.deepcopy(data[name]))
 
     __getitem__ = __getattr__
 

@@ -35,6 +35,8 @@ def _parse(text: str, key: str) -> Any:
     if len(text) >= 2 and text[0] + text[-1] in ("[]", "()") and _closes_at_end(text):
         items = [_parse(part, key) for part in _split_top(text[1:-1], key)] if text[1:-1] else []
         return tuple(items) if text[0] == "(" else items
+    if "," in text or "[" in text or "(" in text:
+        _split_top(text, key)  # raises on mis-nested brackets
     if "," in text:
         return [_parse(part, key) for part in _split_top(text, key)]
     return _scalar(text)
@@ -52,19 +54,18 @@ def _closes_at_end(text: str) -> bool:
 
 
 def _split_top(text: str, key: str) -> list[str]:
-    """Split on commas that are not inside brackets."""
-    parts, depth, start = [], 0, 0
+    """Split on commas that are not inside brackets; brackets must pair up properly."""
+    parts, stack, start = [], [], 0
     for i, ch in enumerate(text):
         if ch in "[(":
-            depth += 1
+            stack.append("]" if ch == "[" else ")")
         elif ch in "])":
-            depth -= 1
-            if depth < 0:
+            if not stack or stack.pop() != ch:
                 raise ConfigError(f"--cfg-options {key}: unbalanced brackets in {text!r}")
-        elif ch == "," and depth == 0:
+        elif ch == "," and not stack:
             parts.append(text[start:i])
             start = i + 1
-    if depth:
+    if stack:
         raise ConfigError(f"--cfg-options {key}: unbalanced brackets in {text!r}")
     tail = text[start:]
     if tail:
