@@ -90,6 +90,7 @@ class CombinedDataset(torch.utils.data.Dataset):
         return run_pipeline(self.pipeline, self.get_data_info(idx))
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{d.metainfo['dataset_name']}:{n}" for d, n in
-                          zip(self.datasets, self._lens))
+        names = [getattr(d, "metainfo", {}).get("dataset_name", type(d).__name__)
+                 for d in self.datasets]
+        parts = ", ".join(f"{name}:{n}" for name, n in zip(names, self._lens))
         return f"CombinedDataset({self.metainfo['dataset_name']}; {parts})"
