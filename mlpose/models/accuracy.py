@@ -49,8 +49,9 @@ def pose_accuracy(pred: Tensor, target: Tensor, weights: Tensor, thr: float = 0.
     h, w = pred.shape[-2:]
     pred_locs, _ = heatmap_argmax(pred.detach())
     gt_locs, _ = heatmap_argmax(target)
-    norm = torch.tensor([h, w], dtype=torch.float32, device=pred.device)
-    dist = torch.linalg.vector_norm((pred_locs - gt_locs) / norm, dim=-1)  # (B, K)
+    diff = pred_locs - gt_locs
+    # Python-scalar divisors: building a normaliser tensor would be a host-to-device copy.
+    dist = torch.hypot(diff[..., 0] / h, diff[..., 1] / w)  # (B, K)
     visible = weights.reshape(dist.shape) > 0
     hits = ((dist < thr) & visible).sum(dim=0).float()
     num_visible = visible.sum(dim=0).float()

@@ -15,7 +15,9 @@ from mlpose.models.init import check_init_cfg, load_pretrained
 from mlpose.models.preprocessor import PoseDataPreprocessor
 from mlpose.registry import MODELS, ConfigError, build
 
-DEFAULT_TEST_CFG = dict(flip_test=True, flip_mode="heatmap", shift_heatmap=True, output_heatmaps=False)
+DEFAULT_TEST_CFG = dict(
+    flip_test=True, flip_mode="heatmap", shift_heatmap=True, output_heatmaps=False
+)
 META_KEYS = ("id", "img_id", "category_id", "bbox_score", "area", "center", "scale", "dataset_name")
 
 
@@ -54,11 +56,13 @@ class TopdownPoseEstimator(nn.Module):
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
         if unknown:
             raise ConfigError(
-                f"model.test_cfg: unknown keys {sorted(unknown)}; accepted: {', '.join(DEFAULT_TEST_CFG)}"
+                f"model.test_cfg: unknown keys {sorted(unknown)}; "
+                f"accepted: {', '.join(DEFAULT_TEST_CFG)}"
             )
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         if self.test_cfg["flip_mode"] != "heatmap":
-            raise ConfigError(f"model.test_cfg.flip_mode={self.test_cfg['flip_mode']!r}: use 'heatmap'")
+            mode = self.test_cfg["flip_mode"]
+            raise ConfigError(f"model.test_cfg.flip_mode={mode!r} unsupported; use 'heatmap'")
         self.init_cfg = check_init_cfg(init_cfg, "TopdownPoseEstimator")
         self.metainfo = metainfo or {}
         if data_preprocessor is None:
@@ -68,6 +72,23 @@ class TopdownPoseEstimator(nn.Module):
         self.backbone = build(backbone, MODELS, "model.backbone")
         self.neck = build(neck, MODELS, "model.neck") if neck else None
         self.head = build(head, MODELS, "model.head")
+        self._check_heatmap_size()
+
+    def _check_heatmap_size(self) -> None:
+        """Fail at build time when the network's output does not match the codec's heatmaps."""
+        codec = getattr(self.head, "decoder", None)
+        sized = all(hasattr(p, "output_size") for p in (self.backbone, self.head))
+        if codec is None or self.neck is not None or not sized:
+            return
+        input_size = tuple(codec.input_size)
+        got = self.head.output_size(self.backbone.output_size(input_size))
+        if got != tuple(codec.heatmap_size):
+            raise ConfigError(
+                f"model: the network turns a {input_size} (w, h) input into {got} heatmaps but "
+                f"model.head.decoder.heatmap_size is {tuple(codec.heatmap_size)}; change "
+                "model.head.deconv_out_channels/deconv_kernel_sizes (each deconv doubles) "
+                "or the codec"
+            )
 
     def init_weights(self) -> None:
         """Load the configured pretrained weights (backbone/neck/head, then the whole model).
@@ -101,7 +122,16 @@ class TopdownPoseEstimator(nn.Module):
             ``dict(loss, loss_kpt, acc_pose)``, 0-dim tensors on the device; ``loss`` (the sum of
             every ``loss_*`` term) is what to backpropagate.
         """
-        pred = self.forward(inputs)
+        return self.loss_from_heatmaps(self.forward(inputs), heatmaps, keypoint_weights)
+
+    def loss_from_heatmaps(
+        self, pred: Tensor, heatmaps: Tensor, keypoint_weights: Tensor
+    ) -> dict[str, Tensor]:
+        """:meth:`loss` from already predicted heatmaps ``(B, K, h, w)``.
+
+        The trainer calls the (DDP-wrapped) model's ``forward`` itself, so gradient sync hooks
+        run, and then this method.
+        """
         terms = self.head.loss(
             pred, heatmaps.to(pred.device, non_blocking=True),
             keypoint_weights.to(pred.device, non_blocking=True),

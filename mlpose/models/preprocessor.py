@@ -12,6 +12,10 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255 pixel units
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
+def _channels(values: Sequence[float]) -> Tensor:
+    return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1)
+
+
 @MODELS.register()
 class PoseDataPreprocessor(nn.Module):
     """Channel reorder and mean/std normalisation.
@@ -39,12 +43,12 @@ class PoseDataPreprocessor(nn.Module):
             raise ConfigError(f"PoseDataPreprocessor: std={std} must be positive")
         self.bgr_to_rgb = bgr_to_rgb
         # Not persistent: these are config, not learned state, and must not bloat checkpoints.
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), False)
+        self.register_buffer("mean", _channels(mean), persistent=False)
+        self.register_buffer("std", _channels(std), persistent=False)
 
     def forward(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 4 or inputs.shape[1] != 3:
-            raise ValueError(f"expected a (B, 3, H, W) image batch, got shape {tuple(inputs.shape)}")
+            raise ValueError(f"expected a (B, 3, H, W) image batch, got {tuple(inputs.shape)}")
         x = inputs.to(self.mean.device, non_blocking=True).float()
         if self.bgr_to_rgb:
             x = x.flip(1)

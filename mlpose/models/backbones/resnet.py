@@ -128,17 +128,18 @@ class ResNet(nn.Module):
     ):
         super().__init__()
         if depth not in ARCH_SETTINGS:
-            raise ConfigError(f"ResNet.depth={depth!r} is invalid; use one of {sorted(ARCH_SETTINGS)}")
+            raise ConfigError(f"ResNet.depth={depth!r} is invalid; use {sorted(ARCH_SETTINGS)}")
         if not 1 <= num_stages <= 4:
             raise ConfigError(f"ResNet.num_stages={num_stages!r} must be in 1..4")
         if len(strides) < num_stages:
-            raise ConfigError(f"ResNet.strides={strides!r} needs one stride per stage ({num_stages})")
+            raise ConfigError(f"ResNet.strides={strides!r}: need one per stage ({num_stages})")
         out_indices = tuple(out_indices)
         if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
             raise ConfigError(f"ResNet.out_indices={out_indices!r} must lie in 0..{num_stages - 1}")
         if not -1 <= frozen_stages <= num_stages:
             raise ConfigError(f"ResNet.frozen_stages={frozen_stages!r} must be in -1..{num_stages}")
         self.depth = depth
+        self.strides = tuple(strides[:num_stages])
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -155,7 +156,7 @@ class ResNet(nn.Module):
         self.stage_names = []
         for i in range(num_stages):
             planes = base_channels * 2**i
-            layer = _make_layer(block, inplanes, planes, stage_blocks[i], strides[i])
+            layer = _make_layer(block, inplanes, planes, stage_blocks[i], self.strides[i])
             name = f"layer{i + 1}"
             self.add_module(name, layer)
             self.stage_names.append(name)
@@ -163,6 +164,21 @@ class ResNet(nn.Module):
         self.out_channels = tuple(base_channels * 2**i * block.expansion for i in out_indices)
         self.reset_parameters()
         self._freeze_stages()
+
+    def output_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        """``(w, h)`` of the last returned feature for an input of ``input_size`` ``(W, H)``."""
+        last = max(self.out_indices)
+
+        def down(s: int, stride: int) -> int:  # any k=3,p=1 or k=7,p=3 or k=1,p=0 layer
+            return (s - 1) // stride + 1
+
+        sizes = []
+        for s in input_size:
+            s = down(down(s, 2), 2)  # stem conv, max pool
+            for stride in self.strides[: last + 1]:
+                s = down(s, stride)
+            sizes.append(s)
+        return sizes[0], sizes[1]
 
     def reset_parameters(self) -> None:
         """Default init: Kaiming convs, unit BN, zero last BN per block if zero_init_residual."""

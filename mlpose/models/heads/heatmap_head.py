@@ -133,6 +133,15 @@ class HeatmapHead(nn.Module):
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg, auto_prefix="head.")
 
+    def output_size(self, feat_size: tuple[int, int]) -> tuple[int, int]:
+        """``(w, h)`` of the heatmaps for a last feature map of ``feat_size`` ``(w, h)``."""
+        scale = 2 ** (len(self.deconv_layers) // 3)  # each deconv block doubles exactly
+        final = self.final_layer
+        grow = 0
+        if not isinstance(final, nn.Identity):
+            grow = 2 * final.padding[0] - final.kernel_size[0] + 1
+        return feat_size[0] * scale + grow, feat_size[1] * scale + grow
+
     def forward(self, feats: Tensor | Sequence[Tensor]) -> Tensor:
         x = feats if isinstance(feats, Tensor) else feats[-1]
         return self.final_layer(self.conv_layers(self.deconv_layers(x)))
