@@ -74,11 +74,13 @@ def test_round_trip_within_half_heatmap_pixel():
 
 def test_quarter_pixel_shift_towards_higher_neighbour():
     codec = MSRAHeatmap(INPUT, HEATMAP)
-    heat = np.zeros((2, 64, 48), np.float32)
+    heat = np.zeros((3, 64, 48), np.float32)
     heat[0, 20, 10], heat[0, 20, 11], heat[0, 21, 10] = 1.0, 0.6, 0.3  # right and down higher
     heat[1, 30, 30], heat[1, 30, 29], heat[1, 29, 30] = 1.0, 0.6, 0.3  # left and up higher
+    # MMPose refines x only where 1 < x < W - 1: a peak in column 1 keeps its x
+    heat[2, 5, 1], heat[2, 5, 2], heat[2, 6, 1] = 1.0, 0.6, 0.3
     decoded, _ = codec.decode(heat)
-    np.testing.assert_allclose(decoded[0] / 4.0, [[10.25, 20.25], [29.75, 29.75]])
+    np.testing.assert_allclose(decoded[0] / 4.0, [[10.25, 20.25], [29.75, 29.75], [1.0, 5.25]])
 
 
 def test_invisible_and_outside_joints_get_zero_weight_and_no_gaussian():
