@@ -249,28 +249,32 @@ class CocoMetric(BaseMetric):
     def results_json(self, results: list[dict]) -> list[dict]:
         """Rescore, NMS and format the results as COCO keypoint detections."""
         sigmas = np.asarray(self.dataset_meta["sigmas"])
-        by_image: dict[int, list] = {}
-        for r in results:
-            by_image.setdefault(r["img_id"], []).append(r)
-        out = []
-        for img_id, insts in by_image.items():
-            insts.sort(key=lambda r: r["id"])
-            kpts = np.stack([np.concatenate([r["keypoints"], r["keypoint_scores"][:, None]], -1)
-                             for r in insts])
-            if kpts.shape[1] != len(sigmas):
-                raise ValueError(f"CocoMetric: predictions have {kpts.shape[1]} keypoints but "
-                                 f"the dataset's sigmas {len(sigmas)}; check gt_converter")
-            scores = self._instance_scores(insts)
-            keep: Any = range(len(insts))
-            if self.nms_mode != "none":
-                areas = np.array([r["area"] if r["area"] is not None else _extent_area(r)
-                                  for r in insts])
-                nms = oks_nms if self.nms_mode == "oks_nms" else soft_oks_nms
-                keep = nms(kpts, np.array(scores), areas, self.nms_thr, sigmas)
-            out.extend(dict(image_id=img_id, category_id=insts[i]["category_id"],
-                            keypoints=kpts[i].reshape(-1).tolist(), score=float(scores[i]))
-                       for i in keep)
-        return out
+        by_image: dict[int, list[int]] = {}
+        for i, r in enumerate(results):
+            by_image.setdefault(r["img_id"], []).append(i)
+        # (N, K, 3): x, y, keypoint score, as MMPose's per-instance concatenation.
+        kpts = np.concatenate([np.stack([r["keypoints"] for r in results]),
+                               np.stack([r["keypoint_scores"] for r in results])[..., None]], -1)
+        if kpts.shape[1] != len(sigmas):
+            raise ValueError(f"CocoMetric: predictions have {kpts.shape[1]} keypoints but the "
+                             f"dataset's sigmas {len(sigmas)}; check gt_converter")
+        scores = self._instance_scores(results)
+        if self.nms_mode != "none":
+            areas = np.array([r["area"] if r["area"] is not None else _extent_area(r)
+                              for r in results])
+            nms = oks_nms if self.nms_mode == "oks_nms" else soft_oks_nms
+        kept = []
+        for idx in by_image.values():
+            idx.sort(key=lambda i: results[i]["id"])
+            if self.nms_mode == "none":
+                kept += idx
+            else:
+                keep = nms(kpts[idx], np.array([scores[i] for i in idx]), areas[idx],
+                           self.nms_thr, sigmas)
+                kept += [idx[k] for k in keep]
+        flat = kpts[kept].reshape(len(kept), -1).tolist()
+        return [dict(image_id=results[i]["img_id"], category_id=results[i]["category_id"],
+                     keypoints=row, score=float(scores[i])) for i, row in zip(kept, flat)]
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         if not results:
