@@ -17,7 +17,7 @@ randomness = dict(seed=0)
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 model = dict(
     backbone=dict(type='ResNet', depth=18, base_channels=32),
-    head=dict(in_channels=256, deconv_out_channels=(128, 128), deconv_kernel_sizes=(4, 4),
+    head=dict(in_channels=256, deconv_out_channels=(128, 128, 128), deconv_kernel_sizes=(4, 4, 4),
               decoder=codec))
 
 data_root = 'data/synth/'

@@ -87,6 +87,7 @@ _BUILTIN_MODULES = (
     "mlpose.datasets.transforms",
     "mlpose.evaluation",
     "mlpose.engine.optim",
+    "mlpose.engine.scheduler",
     "mlpose.engine.visualizer",
 )
 _builtins_loaded = False

@@ -27,7 +27,7 @@ def validate(cfg: dict, source: str) -> None:
     if wrapper.get("type", "OptimWrapper") not in schema.OPTIM_WRAPPERS:
         raise ConfigError(f"{source}: optim_wrapper.type: unknown {wrapper['type']!r}; use one of {', '.join(schema.OPTIM_WRAPPERS)}")
     if "optimizer" in wrapper:
-        _component(wrapper["optimizer"], R.OPTIMIZERS, "optim_wrapper.optimizer", source)
+        _component(wrapper["optimizer"], R.OPTIMIZERS, "optim_wrapper.optimizer", source, params=[])
     if "model" in cfg:
         _model(cfg["model"], "model", source)
     for split in ("train", "val", "test"):
@@ -43,7 +43,7 @@ def validate(cfg: dict, source: str) -> None:
     for i, sched in enumerate([schedulers] if isinstance(schedulers, dict) else schedulers):
         _component(sched, R.SCHEDULERS, f"param_scheduler.{i}", source)
     for i, backend in enumerate((cfg.get("visualizer") or {}).get("vis_backends") or []):
-        _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source)
+        _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source, save_dir="")
     if isinstance(cfg.get("codec"), dict):
         _component(cfg["codec"], R.CODECS, "codec", source)
 
@@ -65,15 +65,16 @@ def _check_keys(section: Any, keys: dict, path: str, source: str) -> None:
         _check_type(value, keys[key], f"{path}.{key}", source)
 
 
-def _component(cfg: Any, registry: R.Registry, path: str, source: str) -> Any:
-    """Check one ``dict(type=...)``: the type exists and its arguments fit; returns the factory."""
+def _component(cfg: Any, registry: R.Registry, path: str, source: str, **given: Any) -> Any:
+    """Check one ``dict(type=...)``: the type exists and its arguments fit (with ``given``
+    standing for what the builder passes itself, e.g. an optimizer's ``params``)."""
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{source}: {path} must be a dict with a 'type' key, got {cfg!r}")
     if callable(cfg["type"]):
         return cfg["type"]
     try:
         factory = registry.get(cfg["type"], path)
-        R.check_args(factory, {k: v for k, v in cfg.items() if k != "type"}, path)
+        R.check_args(factory, {**given, **{k: v for k, v in cfg.items() if k != "type"}}, path)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return factory
