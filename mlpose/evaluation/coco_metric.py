@@ -28,7 +28,6 @@ import contextlib
 import io
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -277,9 +276,6 @@ class CocoMetric(BaseMetric):
                      keypoints=row, score=float(scores[i])) for i, row in zip(kept, flat)]
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        if not results:
-            warnings.warn("CocoMetric: no predictions were processed; no metrics", stacklevel=2)
-            return {}
         dets = self.results_json(results)
         if self.outfile_prefix:
             path = f"{self.outfile_prefix}.keypoints.json"

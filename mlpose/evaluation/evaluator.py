@@ -44,7 +44,8 @@ class BaseMetric:
         raise NotImplementedError
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        """Compute the metric values from every rank's results (duplicates removed)."""
+        """Compute the metric values from every rank's results (duplicates removed, never
+        empty)."""
         raise NotImplementedError
 
     def process(self, preds: Sequence[dict]) -> None:
@@ -68,6 +69,10 @@ class BaseMetric:
                         continue
                     seen.add(key)
                 results.append(r)
+        if not results:  # the same on every rank, so no rank waits in a collective below
+            warnings.warn(f"{type(self).__name__}: no predictions were processed; it reports "
+                          "no metrics", stacklevel=2)
+            return {}
         outcome = None
         if dist.is_main():
             try:
@@ -257,7 +262,7 @@ class MultiDatasetEvaluator(Evaluator):
         default = self._dataset_meta.get("dataset_name")
         routed: dict[str, list] = {}
         for p in preds:
-            routed.setdefault(p.get("dataset_name", default), []).append(p)
+            routed.setdefault(p.get("dataset_name") or default, []).append(p)
         for name, group in routed.items():
             if name in self.names:
                 self.metrics[self.names.index(name)].process(group)

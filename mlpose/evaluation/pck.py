@@ -153,8 +153,6 @@ class PCKAccuracy(_KeypointDistanceMetric):
         return np.stack([size, size], axis=1)
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        if not results:
-            return {}
         pred, gt, mask = self._stack(results)
         return {self._NAMES[item]: pck_accuracy(pred, gt, mask, self.thr,
                                                 self._norm(item, results, pred, gt))[1]
@@ -177,8 +175,6 @@ class AUC(_KeypointDistanceMetric):
         self.num_thrs = int(num_thrs)
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        if not results:
-            return {}
         return {"AUC": keypoint_auc(*self._stack(results), self.norm_factor, self.num_thrs)}
 
 
@@ -191,6 +187,4 @@ class EPE(_KeypointDistanceMetric):
     """
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        if not results:
-            return {}
         return {"EPE": keypoint_epe(*self._stack(results))}

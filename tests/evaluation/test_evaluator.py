@@ -69,6 +69,11 @@ def test_dataset_names_from_metainfo_or_explicit(helpers):
     ev.dataset_meta = dict(dataset_name="combined", num_keypoints=17)
     assert ev.metrics[1].dataset_meta == dict(dataset_name="mine", num_keypoints=17)
     assert ev.metrics[0].dataset_meta["dataset_name"] == "aic"  # keeps its own meta
+    with pytest.warns(UserWarning, match="'combined' are not evaluated"):
+        # dataset_name None means the combined dataset's name, which has no metric here
+        ev.process([_gt_pred(1, 2.0, "aic"), _gt_pred(2, 4.0, None)])
+    with pytest.warns(UserWarning, match="EPE: no predictions"):  # for 'mine'
+        assert ev.compute() == {"aic/EPE": pytest.approx(2.0)}
     with pytest.raises(ConfigError, match="datasets\\[1\\].*'mine'.*datasets\\[0\\]"):
         MultiDatasetEvaluator(metrics=[dict(type="EPE"), dict(type="EPE")],
                               datasets=[dict(dataset_name="mine"), dict(dataset_name="mine")])
