@@ -40,6 +40,10 @@ def test_equals_pycocotools_on_generated_set(synth, coco_meta, helpers, tmp_path
     assert 0.2 < got["AP"] < 0.95  # the predictions are neither hopeless nor perfect
     written = json.loads((tmp_path / "res.keypoints.json").read_text())
     assert len(written) == len(preds)
+    # And pycocotools on the file the metric wrote gives the metric's numbers too.
+    own = helpers.pycocotools_stats(synth["coco"], str(tmp_path / "res.keypoints.json"),
+                                    coco_meta["sigmas"])
+    assert [got[n] for n in STAT_NAMES] == pytest.approx(list(own), abs=1e-9)
     with pytest.warns(UserWarning, match="no predictions"):  # compute() reset the metric
         assert metric.compute() == {}
 
