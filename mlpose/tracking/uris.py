@@ -1,0 +1,233 @@
+"""Checkpoints by path, URL or MLflow URI, and the MLflow model format they come back from.
+
+``resolve_checkpoint`` accepts:
+
+* a local path (``work_dirs/res50/epoch_3.pth``, ``file:///...``);
+* ``runs:/RUN_ID/checkpoints/best.pth`` (any file the run logged);
+* ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/m-<model id>``: a model logged
+  by :func:`log_pytorch_model`; the file returned is the model's ``extra_files/checkpoint.pth``
+  (for models logged without it, the pickled model is loaded and its ``state_dict`` saved);
+* ``mlflow-artifacts:/...`` and the other artifact schemes MLflow knows (``s3://``, ``gs://``...);
+* ``http(s)://`` URLs, downloaded once into the cache with a progress bar.
+
+Downloads go to ``cache_dir``, else ``$MLPOSE_CACHE/checkpoints``, else
+``~/.cache/mlpose/checkpoints``. MLflow URIs are downloaded every time (``last.pth`` and
+aliases move); URLs are assumed immutable and reused from the cache.
+
+How a model is stored (``log_pytorch_model``): an MLflow PyTorch model (pickled CPU copy of
+the unwrapped module, ``mlflow.pytorch.load_model`` loads it when mlpose is importable) plus
+``extra_files/checkpoint.pth``: the training checkpoint the caller names, or
+``{'state_dict': model.state_dict()}``. That file needs no model code to read, so
+``mlpose test CONFIG models:/NAME@best`` loads weights exactly as from a local checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import NamedTuple
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from mlpose.registry import ConfigError
+from mlpose.tracking.redact import redact_text
+
+MODEL_CHECKPOINT = "extra_files/checkpoint.pth"
+_SAFE = re.compile(r"[^\w.-]")
+_RUN_IN_PATH = re.compile(r"/\d+/([0-9a-f]{32})/artifacts/")
+_EXAMPLES = "a file path, http(s) URL, runs:/RUN_ID/checkpoints/best.pth or models:/NAME@ALIAS"
+
+
+class ResolvedCheckpoint(NamedTuple):
+    """A local checkpoint file and the MLflow run that produced it (None when unknown)."""
+
+    path: str
+    source_run_id: str | None
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("MLPOSE_CACHE")
+    return Path(root) / "checkpoints" if root else Path.home() / ".cache" / "mlpose" / "checkpoints"
+
+
+def resolve_checkpoint(uri_or_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
+                       tracking_uri: str | None = None) -> ResolvedCheckpoint:
+    """Turn a checkpoint reference into a local file (see the module docstring for the forms).
+
+    Args:
+        uri_or_path: path, URL or MLflow URI.
+        cache_dir: where downloads go (default: see module docstring).
+        tracking_uri: MLflow server/database for ``runs:/``/``models:/`` (default: MLflow's
+            current one: ``$MLFLOW_TRACKING_URI`` or ``mlflow.set_tracking_uri``).
+
+    Raises:
+        ConfigError: one line naming the reference, for missing files, unknown runs/models,
+            unreachable URLs and unsupported schemes.
+    """
+    ref = os.fspath(uri_or_path)
+    shown = redact_text(ref)
+    scheme = urllib.parse.urlsplit(ref).scheme if "://" in ref or ref.startswith(("runs:", "models:", "mlflow-artifacts:")) else ""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        if scheme in ("", "file"):
+            path = Path(urllib.parse.urlsplit(ref).path if scheme else ref).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"checkpoint {shown!r} does not exist; give {_EXAMPLES}")
+            return ResolvedCheckpoint(str(path.resolve()), None)
+        if scheme in ("http", "https"):
+            return ResolvedCheckpoint(_download_url(ref, cache), None)
+        if scheme == "runs":
+            return _from_run(ref, cache, tracking_uri)
+        if scheme == "models":
+            return _from_model(ref, cache, tracking_uri)
+        dst = cache / scheme / hashlib.sha256(ref.encode()).hexdigest()[:16]
+        path = _download(ref, dst, tracking_uri)
+        found = _RUN_IN_PATH.search(ref)
+        return ResolvedCheckpoint(path, found.group(1) if found else None)
+    except MlflowException as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"checkpoint {shown!r}: {redact_text(first)[:300]}") from None
+    except OSError as exc:
+        raise ConfigError(f"checkpoint {shown!r}: {redact_text(str(exc))[:300]}") from None
+
+
+def _download(uri: str, dst: Path, tracking_uri: str | None) -> str:
+    if dst.exists():
+        shutil.rmtree(dst)  # a stale copy must never be mistaken for the current artifact
+    dst.mkdir(parents=True)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri)
+    if os.path.isdir(path):
+        raise ConfigError(f"checkpoint {redact_text(uri)!r} is a folder of artifacts, not a file; name the file in it")
+    return path
+
+
+def _from_run(ref: str, cache: Path, tracking_uri: str | None) -> ResolvedCheckpoint:
+    parts = ref[len("runs:"):].lstrip("/").split("/", 1)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise ConfigError(f"checkpoint {ref!r}: a runs:/ URI names a file, e.g. runs:/RUN_ID/checkpoints/best.pth")
+    run_id, sub = parts
+    MlflowClient(tracking_uri).get_run(run_id)  # a clear 'run not found' before any download
+    return ResolvedCheckpoint(_download(ref, cache / "runs" / run_id / hashlib.sha256(sub.encode()).hexdigest()[:8],
+                                        tracking_uri), run_id)
+
+
+def _from_model(ref: str, cache: Path, tracking_uri: str | None) -> ResolvedCheckpoint:
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    spec = ref[len("models:"):].lstrip("/")
+    head, _, sub = spec.partition("/")
+    if head.startswith("m-"):  # a logged model id
+        model = client.get_logged_model(head)
+        base, run_id = model.artifact_location.rstrip("/"), model.source_run_id
+        label = head
+    else:
+        if "@" in head:
+            name, alias = head.split("@", 1)
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, rest = spec.partition("/")
+            number, _, sub = rest.partition("/")
+            if not number.isdigit():
+                raise ConfigError(f"checkpoint {ref!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION or models:/m-ID")
+            version = client.get_model_version(name, number)
+        base, run_id = f"models:/{version.name}/{version.version}", version.run_id
+        label = f"{_SAFE.sub('_', version.name)}/v{version.version}"
+    dst = cache / "models" / label
+    if sub:
+        return ResolvedCheckpoint(_download(f"{base}/{sub}", dst, tracking_uri), run_id)
+    try:
+        return ResolvedCheckpoint(_download(f"{base}/{MODEL_CHECKPOINT}", dst, tracking_uri), run_id)
+    except MlflowException:  # not logged by mlpose: recover the weights from the pickled model
+        return ResolvedCheckpoint(_state_dict_from_model(base, dst, tracking_uri), run_id)
+
+
+def _state_dict_from_model(model_uri: str, dst: Path, tracking_uri: str | None) -> str:
+    import mlflow.pytorch
+    import torch
+
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    folder = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst / "model"),
+                                                 tracking_uri=tracking_uri)
+    model = mlflow.pytorch.load_model(folder, map_location="cpu")
+    path = dst / "checkpoint.pth"
+    torch.save({"state_dict": model.state_dict()}, path)
+    return str(path)
+
+
+def _download_url(url: str, cache: Path) -> str:
+    """Download ``url`` once into ``cache/url/<hash>/<file name>`` with a progress bar."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    name = os.path.basename(urllib.parse.urlsplit(url).path) or "checkpoint.pth"
+    target = cache / "url" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    if target.is_file():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        response = urllib.request.urlopen(url, timeout=60)  # noqa: S310 - the user named this URL
+    except (urllib.error.URLError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"checkpoint {redact_text(url)!r} cannot be downloaded: {redact_text(str(reason))[:200]}") from None
+    total = int(response.headers.get("Content-Length") or 0) or None
+    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=target.parent)
+    try:
+        with response, os.fdopen(fd, "wb") as out, Progress(
+                TextColumn(name), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                transient=True) as bar:
+            task = bar.add_task("download", total=total)
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                bar.advance(task, len(chunk))
+        os.replace(tmp, target)  # a killed download never leaves a file that looks complete
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return str(target)
+
+
+def log_pytorch_model(tracker, model, name: str, registered_model_name: str | None, alias: str | None,
+                      checkpoint_path: str | os.PathLike | None):
+    """Log ``model`` to the tracker's run as an MLflow PyTorch model (format: module docstring).
+
+    Args:
+        tracker: the :class:`~mlpose.tracking.tracker.Tracker` (client, run, experiment).
+        model: the module; DDP/compile wrappers are removed and a CPU copy is pickled.
+        name: the model's name in the run (``best_model``).
+        registered_model_name: also register a version under this name, with ``alias``.
+        alias: registry alias for that version (``best``); None for none.
+        checkpoint_path: the checkpoint file to store as ``extra_files/checkpoint.pth``;
+            None stores ``{'state_dict': model.state_dict()}``.
+    """
+    import mlflow.pytorch
+    import torch
+
+    from mlpose.engine.checkpoint import unwrap_model
+
+    plain = copy.deepcopy(unwrap_model(model)).cpu().eval()
+    with tempfile.TemporaryDirectory(prefix="mlpose-model-") as tmp:
+        ckpt = os.path.join(tmp, os.path.basename(MODEL_CHECKPOINT))
+        if checkpoint_path is not None:
+            shutil.copyfile(checkpoint_path, ckpt)
+        else:
+            torch.save({"state_dict": plain.state_dict()}, ckpt)
+        # Created first so the model lives in the run's experiment, not the fluent default.
+        logged = tracker.client.create_logged_model(tracker.experiment_id, name=name, source_run_id=tracker.run_id)
+        info = mlflow.pytorch.log_model(
+            plain, name=name, run_id=tracker.run_id, model_id=logged.model_id, extra_files=[ckpt],
+            serialization_format="pickle", registered_model_name=registered_model_name,
+            # Explicit requirements: inferring them would re-load the model in a subprocess.
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"])
+    if registered_model_name and alias:
+        tracker.client.set_registered_model_alias(registered_model_name, alias, info.registered_model_version)
+    return info
