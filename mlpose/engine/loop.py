@@ -89,6 +89,7 @@ def fit(s) -> dict:
         # end of epoch: validate, choose the best, save
         state.epoch, state.epoch_iter = epoch + 1, 0
         if s.should_validate(state.epoch):
+            s.sync_buffers()  # every rank validates with rank 0's BatchNorm statistics (the saved ones)
             metrics = evaluate(s.model, s.val_loader, s.val_evaluator, s, desc=f"val epoch {state.epoch}")
             if dist.is_main():
                 s.logger.info(f"Epoch(val) [{state.epoch}] " + "  ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))

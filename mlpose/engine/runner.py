@@ -106,7 +106,7 @@ def test(config: str, checkpoint: str, opts: TestOptions) -> dict:
 
     cfg = load_config(config, opts.cfg_options)
     s = Session(cfg, opts.work_dir, opts.launcher, amp=False)
-    s.show_dir, s.show, s.vis_interval, s.wait_time = opts.show_dir, opts.show, opts.interval, opts.wait_time
+    s.set_show(opts.show_dir, opts.show, opts.interval, opts.wait_time)
     local, source_run = resolve_checkpoint(checkpoint)
     tags = {"mlpose.checkpoint": checkpoint, **({"mlpose.source_run_id": source_run} if source_run else {})}
     _start_tracker(s, cfg, experiment=opts.experiment, command=opts.command, tags=tags)

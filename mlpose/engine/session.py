@@ -72,6 +72,7 @@ class Session:
         self.visualizer = build_visualizer(cfg.get("visualizer"), self.log_dir / "vis_data") if dist.is_main() else None
         self.tracker = None
         self.show_dir, self.show, self.vis_interval, self.wait_time = None, False, 1, 1.0
+        self.skeleton = ()
         self._stop = False
 
     # ----- building -------------------------------------------------------------------------
@@ -96,7 +97,9 @@ class Session:
         key = f"{split}_evaluator"
         if not self.cfg.get(key):
             raise ConfigError(f"{self.cfg.filename}: {key} is not set")
-        return build_evaluator(self.cfg[key], loader.dataset.dataset.metainfo)
+        metainfo = loader.dataset.dataset.metainfo
+        self.skeleton = metainfo.get("skeleton", ())  # for --show-dir pictures
+        return build_evaluator(self.cfg[key], metainfo)
 
     def load_weights(self, path: str) -> dict:
         """Load model weights from a checkpoint (``state_dict``/``model`` nesting accepted)."""
@@ -132,6 +135,14 @@ class Session:
         if self.tracker is not None:
             self.tracker.log_metrics(scalars, step)
 
+    def set_show(self, show_dir: str | None, show: bool, interval: int, wait_time: float) -> None:
+        """``--show-dir``/``--show``/``--interval``/``--wait-time``; ``--show`` fails now without a display."""
+        if show:
+            from mlpose.engine.show import check_display
+
+            check_display()
+        self.show_dir, self.show, self.vis_interval, self.wait_time = show_dir, show, interval, wait_time
+
     def visualize(self, metas: list[dict], preds: list[dict], batch_index: int) -> None:
         if not (self.show_dir or self.show):
             return
@@ -160,6 +171,16 @@ class Session:
         flag = torch.tensor([float(self._stop)], device=self.device)
         torch.distributed.all_reduce(flag)
         return bool(flag.item())
+
+    def sync_buffers(self) -> None:
+        """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+        DDP broadcasts buffers before each training forward, so after the last step every rank
+        holds its own statistics; validation and the checkpoint must agree on rank 0's.
+        """
+        if self.world_size > 1:
+            for buf in self.model.buffers():
+                torch.distributed.broadcast(buf, src=0)
 
     def rng_state(self) -> dict:
         return capture_rng_state()

@@ -24,7 +24,6 @@ def show_predictions(s, metas: list[dict], preds: list[dict], batch_index: int) 
     """Save/show every ``s.vis_interval``-th sample of a batch; rank 0 only."""
     if not dist.is_main():
         return
-    skeleton = getattr(s, "skeleton", None)
     base = batch_index * len(metas)
     for j, (meta, pred) in enumerate(zip(metas, preds)):
         if (base + j) % max(s.vis_interval, 1):
@@ -33,7 +32,7 @@ def show_predictions(s, metas: list[dict], preds: list[dict], batch_index: int) 
         if img is None:
             continue
         out = draw_pose(img, np.asarray(pred["keypoints"])[None], np.asarray(pred["keypoint_scores"])[None],
-                        skeleton=skeleton, gt_keypoints=np.asarray(meta["keypoints"])[None])
+                        skeleton=s.skeleton, gt_keypoints=np.asarray(meta["keypoints"])[None])
         if s.show_dir:
             folder = Path(s.show_dir)
             if not folder.is_absolute():

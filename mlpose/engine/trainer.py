@@ -14,6 +14,7 @@ from mlpose.engine.checkpoint import load_checkpoint, restore_rng_state, unwrap_
 from mlpose.engine.optim import auto_scale_lr, build_optimizer, make_grad_clipper, parse_optim_wrapper
 from mlpose.engine.scheduler import LRSchedule
 from mlpose.engine.session import Session, TrainState, snapshot_env
+from mlpose.evaluation import mlflow_key
 from mlpose.registry import ConfigError
 
 
@@ -45,7 +46,7 @@ class TrainSession(Session):
     def __init__(self, cfg, opts: TrainOptions):
         super().__init__(cfg, opts.work_dir, opts.launcher, opts.amp)
         self.opts = opts
-        self.show_dir, self.show, self.vis_interval, self.wait_time = opts.show_dir, opts.show, opts.interval, opts.wait_time
+        self.set_show(opts.show_dir, opts.show, opts.interval, opts.wait_time)
         self.state = TrainState()
         self.build_model()
         self.train_loader = self.build_loader("train", train=True)
@@ -149,7 +150,9 @@ class TrainSession(Session):
                 path = self.checkpoints.save(state, f"iter_{self.state.iteration}.pth")
                 self._upload(path, "last.pth", upload)
             else:
-                for path in self.checkpoints.update_best(metrics or {}, epoch, state) if metrics else []:
+                # save_best may use the user-facing name ('coco/AP (M)') or its MLflow key ('coco/AP_M')
+                named = {**{mlflow_key(k): v for k, v in (metrics or {}).items()}, **(metrics or {})}
+                for path in self.checkpoints.update_best(named, epoch, state) if metrics else []:
                     self.best_path = path
                     self._upload(path, "best.pth", upload)
                 if self.checkpoints.should_save(epoch, self.cfg.train_cfg.max_epochs):

@@ -19,6 +19,7 @@ DEFAULT_TEST_CFG = dict(
     flip_test=True, flip_mode="heatmap", shift_heatmap=True, output_heatmaps=False
 )
 META_KEYS = ("id", "img_id", "category_id", "bbox_score", "area", "center", "scale", "dataset_name")
+GT_KEYS = (("keypoints", "gt_keypoints"), ("keypoints_visible", "gt_visible"), ("bbox", "bbox"), ("head_size", "head_size"))
 
 
 @MODELS.register()
@@ -184,6 +185,8 @@ class TopdownPoseEstimator(nn.Module):
                 keypoint_scores=np.asarray(scores[i], dtype=np.float32),
             )
             pred.update({k: meta.get(k) for k in META_KEYS})
+            # ground truth travels with the prediction for metrics that need no annotation file
+            pred.update({dst: meta[src] for src, dst in GT_KEYS if src in meta})
             if maps is not None:
                 pred["heatmaps"] = maps[i]
             preds.append(pred)
