@@ -59,6 +59,7 @@ def _tracked(s: Session):
     status, error = "FINISHED", None
     try:
         yield
+        dist.barrier()  # ranks leave together: rank 0 may still be uploading when the others finish
     except (KeyboardInterrupt, Interrupted) as exc:
         status, error = "KILLED", exc
         raise SystemExit(130) from None

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,17 +45,19 @@ def test_show_without_display_is_a_clear_error(trained, tiny_data, tiny_opts, tm
                                                              cfg_options=tiny_opts(tiny_data, 2)))
 
 
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
 def test_ddp_two_processes_one_set_of_outputs_and_full_validation(tmp_path, tiny_data, tiny_opts, mlflow_env):
     # EPE (mean pixel error) is non-zero even for an untrained model and changes with any lost,
     # duplicated or extra sample, so it shows whether validation covered the whole set once.
     cfg = tmp_path / "ddp.py"
     cfg.write_text(f"_base_ = ['{resolve_config_path('tiny').resolve()}']\n"
                    "val_evaluator = [_base_.val_evaluator, dict(type='EPE')]\ntest_evaluator = val_evaluator\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PORT": "29731", "PYTHON": sys.executable}
     opts = tiny_opts(tiny_data, 1, **{"train_dataloader.batch_size": 2, "val_dataloader.batch_size": 3})
     opts = [o.replace("val_evaluator.ann_file", "val_evaluator.0.ann_file").replace("test_evaluator.ann_file", "test_evaluator.0.ann_file") for o in opts]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29731",
-           "-m", "mlpose.cli", "train", str(cfg), "--launcher", "pytorch", "--work-dir", "ddp", "--cfg-options", *opts]
+    cmd = ["bash", str(TOOLS / "dist_train.sh"), str(cfg), "2", "--work-dir", "ddp", "--cfg-options", *opts]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     work = tmp_path / "ddp"
