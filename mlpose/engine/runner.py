@@ -39,10 +39,7 @@ class TestOptions:
 def _start_tracker(s: Session, cfg, *, experiment, command, run_id=None, parent_run_id=None, tags=None):
     """Rank 0 opens (or attaches to) the MLflow run; every rank learns its id."""
     if dist.is_main():
-        try:  # TEMP until tracking lands
-            from mlpose.tracking import Tracker
-        except ImportError:
-            return None
+        from mlpose.tracking import Tracker
 
         s.tracker = Tracker.start(
             cfg, config_file=cfg.filename, config_name=cfg.name, experiment=experiment,
