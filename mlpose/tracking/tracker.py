@@ -269,6 +269,8 @@ class Tracker:
             logger.warning("MLflow: %d logging operation(s) of run %s failed (see warnings above)", failed, self.run_id)
         if error is not None:
             _record_error(self.client, self.run_id, error)
+        # Kept as a tag too: `mlflow run` overwrites the status after the job (see mlproject.py).
+        self.client.set_tag(self.run_id, "mlpose.status", status)
         self.client.set_terminated(self.run_id, status)
 
     def _at_exit(self) -> None:
