@@ -3,7 +3,8 @@
 ``TrackingServer`` starts ``mlflow server`` in its own session, waits for ``/health`` and, on
 ``stop()``, ends its whole process tree. The tree matters: ``mlflow server`` forks a uvicorn
 supervisor with worker processes and (unless job execution is off) a job runner with seven huey
-consumers; a SIGTERM to the parent alone can leave some of them running and holding the port.
+consumers. When the parent dies hard (SIGKILL, the OOM killer) they keep running and hold the
+port, so ``stop()`` signals the process group and every descendant, not just the parent.
 
 Settings chosen from measurements (``benchmarks/server_latency.py``, docs/team.md): one worker and
 ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``, because the default four workers plus the job runner
@@ -89,7 +90,8 @@ def _signal_all(pids: set[int], pgid: int, sig: int) -> None:
             pass
 
 
-def kill_process_tree(pid: int, grace_s: float = 10.0, popen: subprocess.Popen | None = None) -> set[int]:
+def kill_process_tree(pid: int, grace_s: float = 10.0,
+                      popen: subprocess.Popen | None = None) -> set[int]:
     """SIGTERM the group and tree of ``pid``, SIGKILL what is left after ``grace_s`` seconds.
 
     Returns:
@@ -107,6 +109,14 @@ def kill_process_tree(pid: int, grace_s: float = 10.0, popen: subprocess.Popen |
                 return set()
             time.sleep(0.1)
     return pids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
 def check_backend(backend_uri: str) -> None:
@@ -137,7 +147,7 @@ class TrackingServer:
 
     Args:
         backend_uri: SQLAlchemy URL of the backend store (``postgresql://...``, ``sqlite:///...``).
-        artifacts_dir: local folder (created) or ``s3://bucket/`` URI for ``--artifacts-destination``.
+        artifacts_dir: local folder (created) or ``s3://bucket/`` URI (``--artifacts-destination``).
         host: interface to bind; ``0.0.0.0`` to serve other machines.
         port: TCP port; 0 picks a free one.
         workers: uvicorn workers; ``None`` keeps MLflow's default (4).
@@ -149,15 +159,16 @@ class TrackingServer:
             one (MLflow's auth tables and version table do not collide with the tracking ones, and
             users survive restarts), else a SQLite file in a private temp folder.
         job_execution: keep MLflow's job runner (off by default; mlpose uses no server jobs).
-        allowed_hosts: ``--allowed-hosts`` value, e.g. ``"mlflow.lab.org,10.*"``; None = MLflow's
+        allowed_hosts: ``--allowed-hosts``, host names clients may use, e.g.
+            ``"mlflow.lab.org:5000,10.*"``; None: ``$MLFLOW_SERVER_ALLOWED_HOSTS``, else MLflow's
             default (localhost and private IPs).
         log_path: file for the server's stdout/stderr; default in the private temp folder.
         startup_timeout_s: seconds to wait for ``/health``.
     """
 
-    def __init__(self, backend_uri: str, artifacts_dir: str | os.PathLike, host: str = "127.0.0.1",
-                 port: int = 0, workers: int | None = 1, auth: bool = False,
-                 admin_password: str | None = None, secret_key: str | None = None,
+    def __init__(self, backend_uri: str, artifacts_dir: str | os.PathLike,
+                 host: str = "127.0.0.1", port: int = 0, workers: int | None = 1,
+                 auth: bool = False, admin_password: str | None = None, secret_key: str | None = None,
                  admin_username: str = "admin", auth_db_uri: str | None = None,
                  job_execution: bool = False, allowed_hosts: str | None = None,
                  log_path: str | os.PathLike | None = None, startup_timeout_s: float = 120.0):
@@ -176,6 +187,7 @@ class TrackingServer:
         self.proc: subprocess.Popen | None = None
         self.startup_s: float | None = None
         self._workdir: str | None = None
+        self._log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -208,7 +220,8 @@ class TrackingServer:
             ini.write_text("[mlflow]\ndefault_permission = READ\n"
                            f"database_uri = {sqlalchemy_url(auth_db).replace('%', '%%')}\n"
                            f"admin_username = {self.admin_username}\n"
-                           "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+                           "authorization_function = "
+                           "mlflow.server.auth:authenticate_request_basic_auth\n")
             env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
             # The password goes through the environment (MLflow reads it before the ini) so that
             # it never lands on disk.
@@ -262,7 +275,7 @@ class TrackingServer:
     def log_tail(self, num_lines: int = 30) -> str:
         """The last ``num_lines`` lines of the server log."""
         try:
-            lines = Path(self._log).read_text(errors="replace").splitlines()
+            lines = self._log.read_text(errors="replace").splitlines()
         except (OSError, AttributeError):
             return "(no log)"
         return "\n".join(lines[-num_lines:])
@@ -276,7 +289,7 @@ class TrackingServer:
         if self.proc is not None:
             left = kill_process_tree(self.proc.pid, grace_s, popen=self.proc)
             if left:
-                raise RuntimeError(f"processes {sorted(left)} of the tracking server survived SIGKILL")
+                raise RuntimeError(f"tracking server processes {sorted(left)} survived SIGKILL")
             self.proc.wait(timeout=5)
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
@@ -294,13 +307,9 @@ def pid_file_for(port: int) -> Path:
     return Path.home() / ".cache" / "mlpose" / f"tracking-server-{port}.json"
 
 
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def serve_forever(backend_store_uri: str, artifacts_dir: str | os.PathLike, host: str = "127.0.0.1",
-                  port: int = 5000, auth: bool = False, admin_password: str | None = None,
-                  echo=print, pid_file: str | os.PathLike | None = None, **server_kwargs) -> None:
+def serve_forever(backend_store_uri: str, artifacts_dir: str | os.PathLike,
+                  host: str = "127.0.0.1", port: int = 5000, auth: bool = False,
+                  admin_password: str | None = None, echo=print, pid_file: str | os.PathLike | None = None, **server_kwargs) -> None:
     """Run a TrackingServer in the foreground until Ctrl-C, SIGTERM or ``stop_server``.
 
     Args:
@@ -318,7 +327,7 @@ def serve_forever(backend_store_uri: str, artifacts_dir: str | os.PathLike, host
     server = TrackingServer(backend_store_uri, artifacts_dir, host=host, port=port, auth=auth,
                             admin_password=admin_password, **server_kwargs)
     # SIGTERM (from stop_server or a service manager) takes the same clean path as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.start()
         pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -344,14 +353,14 @@ def stop_server(port: int = 5000, pid_file: str | os.PathLike | None = None,
     if not pid_file.exists():
         return False
     info = json.loads(pid_file.read_text())
-    try:
+    # A stale file may name pids that now belong to other programs: check before signalling.
+    if "mlpose" in _cmdline(info["pid"]):
         os.kill(info["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive({info["pid"]}):
-        time.sleep(0.2)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive({info["pid"]}):
+            time.sleep(0.2)
     # The supervisor died without cleaning up (e.g. SIGKILL): end the server tree directly.
-    kill_process_tree(info["server_pid"])
+    if any("mlflow" in _cmdline(p) for p in process_tree(info["server_pid"])):
+        kill_process_tree(info["server_pid"])
     pid_file.unlink(missing_ok=True)
     return True
