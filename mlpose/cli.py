@@ -234,6 +234,15 @@ def spread_cfg_options(argv: list[str]) -> list[str]:
     return out
 
 
+@server.command("stop")
+@click.option("--port", type=int, default=5000, show_default=True)
+def server_stop(port):
+    """Stop the server started by `mlpose server start` on PORT, with its whole process tree."""
+    from mlpose.stack.server import stop_server
+
+    click.echo(f"stopped the server on port {port}" if stop_server(port=port) else f"no mlpose server recorded on port {port}")
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=spread_cfg_options(sys.argv[1:] if argv is None else list(argv)), prog_name="mlpose")
 
