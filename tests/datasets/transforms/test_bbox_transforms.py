@@ -1,15 +1,14 @@
 """GetBBoxCenterScale and RandomBBoxTransform."""
 import numpy as np
 import pytest
-from tf_helpers import make_item
 
 from mlpose.datasets.transforms import GetBBoxCenterScale, RandomBBoxTransform
 from mlpose.datasets.transforms.common import truncated_normal
 from mlpose.registry import ConfigError
 
 
-def test_center_scale_from_xyxy_with_padding():
-    item = make_item()
+def test_center_scale_from_xyxy_with_padding(tf):
+    item = tf.make_item()
     item["bbox"] = np.array([[10, 20, 50, 100]], np.float32)
     out = GetBBoxCenterScale(padding=1.25)(item)
     np.testing.assert_allclose(out["bbox_center"], [[30, 60]])

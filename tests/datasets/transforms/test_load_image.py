@@ -4,15 +4,14 @@ import io
 import cv2
 import numpy as np
 import pytest
-from tf_helpers import make_item, textured_image
 
 from mlpose.datasets.transforms import LoadImage, decode_image
 from mlpose.datasets.transforms.loading import exif_orientation, simplejpeg
 from mlpose.registry import TRANSFORMS, ConfigError, build
 
 
-def test_loads_bgr_uint8_and_shapes_and_keeps_raw_keypoints(jpeg_path):
-    item = make_item(jpeg_path)
+def test_loads_bgr_uint8_and_shapes_and_keeps_raw_keypoints(tf, jpeg_path):
+    item = tf.make_item(jpeg_path)
     out = build(dict(type="LoadImage"), TRANSFORMS)(item)
     expected = cv2.imread(str(jpeg_path))
     assert out["img"].dtype == np.uint8
@@ -36,8 +35,8 @@ def test_undecodable_file_error_names_the_path(tmp_path):
         LoadImage()(dict(img_path=str(bad)))
 
 
-def test_in_memory_image_is_kept():
-    img = textured_image(30, 20)
+def test_in_memory_image_is_kept(tf):
+    img = tf.textured_image(30, 20)
     out = LoadImage()(dict(img=img))
     assert out["img"] is img and out["img_shape"] == (30, 20)
 
@@ -63,8 +62,8 @@ def jpeg_with_orientation(img: np.ndarray, orientation: int) -> bytes:
     return buf.getvalue()
 
 
-def test_exif_orientation_parser():
-    img = textured_image(40, 60)
+def test_exif_orientation_parser(tf):
+    img = tf.textured_image(40, 60)
     assert exif_orientation(cv2.imencode(".jpg", img)[1].tobytes()) == 1
     assert exif_orientation(jpeg_with_orientation(img, 6)) == 6
     assert exif_orientation(jpeg_with_orientation(img, 1)) == 1
@@ -72,8 +71,8 @@ def test_exif_orientation_parser():
 
 
 @pytest.mark.parametrize("backend", ["auto", "simplejpeg"])
-def test_fast_backend_gives_opencv_pixels(backend, tmp_path):
-    img = textured_image(64, 48, seed=3)
+def test_fast_backend_gives_opencv_pixels(tf, backend, tmp_path):
+    img = tf.textured_image(64, 48, seed=3)
     cases = [
         cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes(),
         cv2.imencode(".jpg", img[..., 0])[1].tobytes(),  # grayscale JPEG

@@ -1,15 +1,14 @@
 """PackPoseInputs: the data-contract item."""
 import numpy as np
 import torch
-from tf_helpers import make_item, textured_image
 
 from mlpose.datasets.transforms import PackPoseInputs, RandomFlip
 from mlpose.datasets.transforms.pack import image_to_chw
 
 
-def packed_inputs(**extra):
-    item = make_item()
-    item.update(img=textured_image(64, 48), img_shape=(64, 48), input_size=(48, 64),
+def packed_inputs(tf, **extra):
+    item = tf.make_item()
+    item.update(img=tf.textured_image(64, 48), img_shape=(64, 48), input_size=(48, 64),
                 input_center=np.array([50.0, 60.0], np.float32),
                 input_scale=np.array([60.0, 80.0], np.float32),
                 raw_keypoints=item["keypoints"].copy(),
@@ -17,16 +16,16 @@ def packed_inputs(**extra):
     return item
 
 
-def test_inputs_are_uint8_chw_in_bgr_order():
-    img = textured_image(64, 48)
+def test_inputs_are_uint8_chw_in_bgr_order(tf):
+    img = tf.textured_image(64, 48)
     chw = image_to_chw(img)
     assert chw.dtype == torch.uint8 and chw.shape == (3, 64, 48) and chw.is_contiguous()
     for c in range(3):
         np.testing.assert_array_equal(chw[c].numpy(), img[..., c])
 
 
-def test_train_item_and_meta():
-    item = packed_inputs(heatmaps=np.ones((17, 16, 12), np.float32),
+def test_train_item_and_meta(tf):
+    item = packed_inputs(tf, heatmaps=np.ones((17, 16, 12), np.float32),
                          keypoint_weights=np.arange(17, dtype=np.float32)[None])
     item["keypoints"] = item["keypoints"] + 5  # augmented copy; meta must report the raw GT
     out = PackPoseInputs()(item)
@@ -43,16 +42,16 @@ def test_train_item_and_meta():
     assert meta["flip_indices"][1] == 2
 
 
-def test_val_item_has_no_targets_and_extra_meta_keys_are_copied():
-    item = packed_inputs(flip=False, ori_shape=(64, 48))
+def test_val_item_has_no_targets_and_extra_meta_keys_are_copied(tf):
+    item = packed_inputs(tf, flip=False, ori_shape=(64, 48))
     out = PackPoseInputs(meta_keys=("flip", "ori_shape", "missing_key"))(item)
     assert set(out) == {"inputs", "meta"}
     assert out["meta"]["flip"] is False and out["meta"]["ori_shape"] == (64, 48)
     assert "missing_key" not in out["meta"]
 
 
-def test_pending_flip_is_applied_when_no_affine_consumed_it():
-    item = packed_inputs()
+def test_pending_flip_is_applied_when_no_affine_consumed_it(tf):
+    item = packed_inputs(tf)
     img = item["img"].copy()
     item = RandomFlip(prob=1.0)(item)
     out = PackPoseInputs()(item)

@@ -3,7 +3,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tf_helpers import make_item, textured_image
 
 from mlpose.codecs import MSRAHeatmap
 from mlpose.datasets.transforms import GetBBoxCenterScale, RandomFlip, TopdownAffine
@@ -14,9 +13,9 @@ META_KEYS = {"id", "img_id", "img_path", "category_id", "center", "scale", "bbox
              "dataset_name", "flip_indices", "input_size", "keypoints", "keypoints_visible"}
 
 
-def crop(lazy: bool, direction: str, rot: float, zoom: float) -> dict:
-    item = make_item(seed=1)
-    item["img"] = textured_image()
+def crop(tf, lazy: bool, direction: str, rot: float, zoom: float) -> dict:
+    item = tf.make_item(seed=1)
+    item["img"] = tf.textured_image()
     item["img_shape"] = item["img"].shape[:2]
     item = GetBBoxCenterScale()(item)
     item = RandomFlip(prob=1.0, direction=direction, lazy=lazy)(item)
@@ -27,8 +26,8 @@ def crop(lazy: bool, direction: str, rot: float, zoom: float) -> dict:
 
 @pytest.mark.parametrize("direction", ["horizontal", "vertical", "diagonal"])
 @pytest.mark.parametrize("rot,zoom", [(0.0, 1.0), (33.0, 0.7), (-70.0, 1.4)])
-def test_fused_flip_equals_flipping_the_image_first(direction, rot, zoom):
-    fused, naive = crop(True, direction, rot, zoom), crop(False, direction, rot, zoom)
+def test_fused_flip_equals_flipping_the_image_first(tf, direction, rot, zoom):
+    fused, naive = crop(tf, True, direction, rot, zoom), crop(tf, False, direction, rot, zoom)
     np.testing.assert_array_equal(fused["transformed_keypoints"], naive["transformed_keypoints"])
     diff = np.abs(fused["img"].astype(np.int16) - naive["img"].astype(np.int16))
     # OpenCV quantises source coordinates to 1/32 px, so the two paths may round a rare pixel
@@ -58,9 +57,9 @@ def train_pipeline(**bbox_kwargs):
     return run
 
 
-def test_train_pipeline_item_follows_the_contract(jpeg_path):
+def test_train_pipeline_item_follows_the_contract(tf, jpeg_path):
     np.random.seed(0)
-    item = make_item(jpeg_path)
+    item = tf.make_item(jpeg_path)
     raw_kp = item["keypoints"].copy()
     out = train_pipeline()(item)
     assert set(out) == {"inputs", "heatmaps", "keypoint_weights", "meta"}
@@ -73,10 +72,10 @@ def test_train_pipeline_item_follows_the_contract(jpeg_path):
     assert meta["input_size"] == (96, 128) and meta["center"].shape == (2,)
 
 
-def test_flipped_rotated_marker_lands_on_the_swapped_label_and_heatmap(tmp_path):
+def test_flipped_rotated_marker_lands_on_the_swapped_label_and_heatmap(tf, tmp_path):
     """A dot drawn at the left eye must end up where the pipeline puts the *right* eye label."""
     np.random.seed(3)
-    item = make_item(seed=4)
+    item = tf.make_item(seed=4)
     img = np.zeros((120, 100, 3), np.uint8)
     x, y = np.round(item["keypoints"][0, 1]).astype(int)
     item["keypoints"][0, 1] = [x, y]
@@ -93,10 +92,10 @@ def test_flipped_rotated_marker_lands_on_the_swapped_label_and_heatmap(tmp_path)
     np.testing.assert_allclose(decoded[0, 2], blob, atol=2.5)  # codec rounds to 4 px cells
 
 
-def test_val_pipeline_has_no_targets_and_maps_back_to_the_image(jpeg_path):
+def test_val_pipeline_has_no_targets_and_maps_back_to_the_image(tf, jpeg_path):
     cfgs = [dict(type="LoadImage"), dict(type="GetBBoxCenterScale"),
             dict(type="TopdownAffine", input_size=(96, 128)), dict(type="PackPoseInputs")]
-    item = make_item(jpeg_path)
+    item = tf.make_item(jpeg_path)
     for c in cfgs:
         item = build(c, TRANSFORMS)(item)
     assert set(item) == {"inputs", "meta"}

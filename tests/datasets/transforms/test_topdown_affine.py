@@ -2,7 +2,6 @@
 import cv2
 import numpy as np
 import pytest
-from tf_helpers import make_item, textured_image
 
 from mlpose.datasets.transforms import TopdownAffine, get_udp_warp_matrix, get_warp_matrix, invert_affine
 from mlpose.datasets.transforms.warp import apply_affine, fix_aspect_ratio
@@ -62,9 +61,9 @@ def test_fix_aspect_ratio_only_grows():
     np.testing.assert_allclose(out, [[75, 100], [100, 100 / 0.75]])
 
 
-def test_topdown_affine_outputs_and_pixel_placement():
+def test_topdown_affine_outputs_and_pixel_placement(tf):
     img = np.zeros((120, 100, 3), np.uint8)
-    item = make_item(img_size=(100, 120))
+    item = tf.make_item(img_size=(100, 120))
     item["keypoints"][0, 5] = [62.0, 71.0]
     cv2.circle(img, (62, 71), 2, (255, 255, 255), -1)
     item.update(img=img, img_shape=img.shape[:2], bbox_center=np.array([[50.0, 60.0]], np.float32),
@@ -83,8 +82,8 @@ def test_topdown_affine_outputs_and_pixel_placement():
     np.testing.assert_allclose(blob, tk[0, 5], atol=0.6)
 
 
-def test_affine_rejects_several_boxes_and_bad_size():
-    item = dict(img=textured_image(), bbox_center=np.zeros((2, 2)), bbox_scale=np.ones((2, 2)))
+def test_affine_rejects_several_boxes_and_bad_size(tf):
+    item = dict(img=tf.textured_image(), bbox_center=np.zeros((2, 2)), bbox_scale=np.ones((2, 2)))
     with pytest.raises(ValueError, match="one box"):
         TopdownAffine((48, 64))(item)
     with pytest.raises(ConfigError, match="input_size"):
