@@ -1,0 +1,59 @@
+"""Several workers on one PostgreSQL storage share one study and one parent run."""
+import multiprocessing
+import os
+import socket
+
+import optuna
+from mlflow import MlflowClient
+
+from mlpose.sweep import run_sweep
+from mlpose.sweep.study import PARENT_ATTR, RUN_ATTR, create_or_load, open_storage, parent_run_id
+
+
+def test_two_worker_processes_on_postgres_run_n_trials_once_each(workspace, postgres_db):
+    opts = workspace.options(**{"sweep.sampler": "random"})
+    result = run_sweep(workspace.config, cfg_options=opts, n_trials=4, storage=postgres_db,
+                       study_name="pg", workers=2)
+
+    assert result["complete"] and result["storage"] == postgres_db
+    study = optuna.load_study(study_name="pg", storage=postgres_db.replace("postgresql://", "postgresql+psycopg2://"))
+    trials = study.get_trials()
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]  # none lost, none extra
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    children = workspace.runs(result["parent_run_id"])
+    assert len(children) == 4 and len(workspace.runs()) == 5  # one parent for both workers
+    assert sorted(int(r.data.tags["mlpose.trial"]) for r in children) == [0, 1, 2, 3]
+    assert {r.info.run_id for r in children} == {t.user_attrs[RUN_ATTR] for t in trials}
+    workers = {t.user_attrs["mlpose.worker"] for t in trials}
+    assert f"{socket.gethostname()}:{os.getpid()}" not in workers, workers  # run by the spawned workers
+    assert {r.data.tags["mlpose.sweep.worker"] for r in children} == workers
+    assert workspace.client.get_run(result["parent_run_id"]).info.status == "FINISHED"
+
+
+def _join(storage_url, tracking_uri, barrier, out):
+    """One 'machine': open the study and get its parent run, starting at the same moment as the others."""
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name("Default").experiment_id
+    storage = open_storage(storage_url, heartbeat_interval=1, grace_period=3)
+    barrier.wait()
+    study, created = create_or_load(storage, "race", "maximize", optuna.samplers.RandomSampler(), None)
+    run_id = parent_run_id(study, created, lambda: client.create_run(exp).info.run_id,
+                           lambda r: client.get_run(r).info.lifecycle_stage == "active", client.delete_run)
+    out.put((created, run_id))
+
+
+def test_workers_starting_together_agree_on_one_parent_run(workspace, postgres_db):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(2), ctx.SimpleQueue()
+    procs = [ctx.Process(target=_join, args=(postgres_db, workspace.uri, barrier, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    answers = [out.get() for _ in procs]
+    assert sorted(created for created, _ in answers) == [False, True]  # exactly one creator
+    assert len({run_id for _, run_id in answers}) == 1
+    study = optuna.load_study(study_name="race", storage=postgres_db.replace("postgresql://", "postgresql+psycopg2://"))
+    assert study.user_attrs[PARENT_ATTR] == answers[0][1]
+    assert len(workspace.runs()) == 1  # no stray parent runs
