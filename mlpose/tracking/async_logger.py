@@ -1,9 +1,9 @@
 """A background thread that sends metrics, tags and artifact uploads to MLflow, in order.
 
-The training thread only appends to a queue (microseconds). The worker drains whatever has
-accumulated, merges consecutive metric points into ``log_batch`` calls of at most 1000
-metrics (MLflow's limit), and performs tag/artifact operations in submission order, so a
-checkpoint uploaded after step N is preceded in the store by every metric up to step N.
+The training thread only appends to a queue (microseconds). The worker collects metric points
+for up to ``min_interval_s`` (1 s) and sends them in ``log_batch`` calls of at most 1000 metrics
+(MLflow's limit): one call per second however often training logs, which keeps the worker's
+CPU and GIL use small. Tags, barriers and uploads are handled in submission order.
 
 A failing call is retried with backoff; if it still fails the item is dropped with a warning
 (training is never stopped by the tracker) and counted in :attr:`AsyncLogger.num_failed`.
@@ -43,6 +43,7 @@ class _Upload:
     cleanup_dir: str | None = None  # staging folder removed after the upload (or its failure)
     on_done: Callable[[], None] | None = None
     redact_text_files: bool = False
+    after: threading.Event | None = None  # wait for this (another lane's barrier) before uploading
 
 
 def stage_file(path: str, name: str) -> tuple[str, str]:
@@ -66,7 +67,7 @@ def _redacted_copy(path: str, folder: str) -> str:
     """Copy ``path`` (file or tree) into ``folder`` with text files redacted; return the copy."""
     dst = os.path.join(folder, os.path.basename(path.rstrip(os.sep)))
     if os.path.isdir(path):
-        shutil.copytree(path, dst, copy_function=lambda s, d: _copy_redacted(s, d))
+        shutil.copytree(path, dst, copy_function=_copy_redacted)
     else:
         _copy_redacted(path, dst)
     return dst
@@ -104,11 +105,14 @@ class AsyncLogger:
         run_id: the run all data belongs to.
         attempts: tries per operation before it is dropped.
         backoff_s: first retry delay; doubles per retry.
+        min_interval_s: at most one metrics ``log_batch`` round per this many seconds, unless
+            1000 points are waiting or a flush/other item asks for them.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, attempts: int = 3, backoff_s: float = 0.5):
+    def __init__(self, client: MlflowClient, run_id: str, attempts: int = 3, backoff_s: float = 0.5,
+                 min_interval_s: float = 1.0):
         self.client, self.run_id = client, run_id
-        self.attempts, self.backoff_s = attempts, backoff_s
+        self.attempts, self.backoff_s, self.min_interval_s = attempts, backoff_s, min_interval_s
         self.num_failed = 0
         self.num_metric_calls = 0  # log_batch calls made for metrics (for benchmarks/tests)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -123,14 +127,18 @@ class AsyncLogger:
             self._queue.put(points)
 
     def put_upload(self, local_path: str, artifact_path: str | None, cleanup_dir: str | None = None,
-                   on_done: Callable[[], None] | None = None, redact_text_files: bool = False) -> None:
+                   on_done: Callable[[], None] | None = None, redact_text_files: bool = False,
+                   after: threading.Event | None = None) -> None:
         """Queue an artifact upload of a file or folder; ``on_done`` runs after it succeeded.
-        With ``redact_text_files``, text files (by suffix) are uploaded redacted."""
+
+        With ``redact_text_files``, text files (by suffix) are uploaded redacted. With ``after``
+        (from another logger's :meth:`put_barrier`), the upload starts once that event is set.
+        """
         if self._closed:
             if cleanup_dir:
                 shutil.rmtree(cleanup_dir, ignore_errors=True)
             return
-        self._queue.put(_Upload(local_path, artifact_path, cleanup_dir, on_done, redact_text_files))
+        self._queue.put(_Upload(local_path, artifact_path, cleanup_dir, on_done, redact_text_files, after))
 
     def put_tags(self, tags: dict[str, str]) -> None:
         """Queue tags (already redacted and within MLflow's length limits)."""
@@ -142,13 +150,18 @@ class AsyncLogger:
         if not self._closed:
             self._queue.put(_Call(what, fn))
 
+    def put_barrier(self) -> threading.Event:
+        """An event set once everything queued before this call is written; returns at once."""
+        barrier = _Barrier()
+        if self._thread.is_alive():
+            self._queue.put(barrier)
+        else:
+            barrier.event.set()
+        return barrier.event
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything queued before this call is written. False on timeout."""
-        if not self._thread.is_alive():
-            return True
-        barrier = _Barrier()
-        self._queue.put(barrier)
-        return barrier.event.wait(timeout)
+        return self.put_barrier().wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Write what is queued, then stop the worker; later puts are ignored. False on timeout."""
@@ -162,19 +175,25 @@ class AsyncLogger:
     # ---- worker side ---------------------------------------------------------------------
     def _work(self) -> None:
         pending: list[tuple[str, float, int, int]] = []
+        next_send = 0.0  # monotonic time before which metric points wait for more company
         while True:
-            item = self._queue.get()
-            # Merge every metric list that is already waiting into one or a few log_batch calls.
-            while isinstance(item, list):
-                pending.extend(item)
+            if not pending:
+                item = self._queue.get()
+            else:
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=max(0.0, next_send - time.monotonic()))
                 except queue.Empty:
                     item = None
+            if isinstance(item, list):
+                pending.extend(item)
+                if len(pending) < MAX_METRICS_PER_BATCH:
+                    continue
+            # Time is up, a batch is full, or another item must see the points stored first.
             if pending:
                 self._send_metrics(pending)
                 pending = []
-            if item is None:
+                next_send = time.monotonic() + self.min_interval_s
+            if item is None or isinstance(item, list):
                 continue
             if item is _STOP:
                 return
@@ -205,6 +224,8 @@ class AsyncLogger:
                 self.client.log_artifact(self.run_id, path, item.artifact_path)
 
         try:
+            if item.after is not None:
+                item.after.wait()
             if not os.path.exists(path):
                 self.num_failed += 1
                 logger.warning("MLflow upload skipped: %s no longer exists", path)

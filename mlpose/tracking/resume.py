@@ -5,7 +5,8 @@ Works from a fresh machine with an empty work dir: both come from the run's arti
 
 Which checkpoint is the latest: the one the tag ``mlpose.last_checkpoint`` names (set only after
 its upload completed) when the stored file has the recorded size; else ``checkpoints/last.pth``
-when no tag vouches against it; else the highest ``checkpoints/epoch_N.pth``.
+when no tag vouches against it; else the highest ``checkpoints/epoch_N.pth``; else
+``checkpoints/best.pth`` (an older state: the deterministic rerun recomputes what follows).
 """
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ def latest_checkpoint(client: MlflowClient, run) -> str | None:
     if "checkpoints/last.pth" in sizes and tagged is None:
         return "checkpoints/last.pth"
     epochs = sorted((int(m.group(1)), path) for path in sizes if (m := _EPOCH.match(path)))
-    return epochs[-1][1] if epochs else None
+    if epochs:
+        return epochs[-1][1]
+    return "checkpoints/best.pth" if "checkpoints/best.pth" in sizes else None
 
 
 def fetch_run_for_resume(run_id: str, dst_dir: str | os.PathLike, tracking_uri: str | None = None) -> ResumeInfo:

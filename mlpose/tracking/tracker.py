@@ -203,8 +203,9 @@ class Tracker:
     def flush(self, timeout: float | None = None, uploads: bool = False) -> bool:
         """Wait until the queued metrics and tags are stored (uploads too with ``uploads=True``).
 
-        Call it at checkpoints so every point up to the checkpoint's step is stored before
-        training goes on; it does not wait for checkpoint uploads, which may take minutes.
+        Not needed for resume safety (:meth:`log_checkpoint` orders itself after the metrics
+        logged before it); use it where others must see the data now. Costs one pending
+        ``log_batch`` round trip (tens of ms); does not wait for uploads unless asked.
         Returns False on timeout.
         """
         done = self._metrics.flush(timeout)
@@ -224,8 +225,9 @@ class Tracker:
 
         The file is hard-linked into a staging folder first (copied if linking fails), so the
         caller may replace ``path`` right after (atomic ``os.replace`` saves keep the staged
-        copy intact). After the upload the tags ``mlpose.last_checkpoint``/``..._bytes`` point
-        at it unless ``latest`` is False (default: False for names starting with ``best``).
+        copy intact). The upload starts after every metric logged before this call is stored.
+        After it, the tags ``mlpose.last_checkpoint``/``..._bytes`` point at it unless ``latest``
+        is False (default: False for names starting with ``best``).
         """
         if self.finished:
             return
@@ -235,7 +237,10 @@ class Tracker:
         if latest if latest is not None else not name.startswith("best"):
             tags = {LAST_CHECKPOINT_TAG: f"checkpoints/{name}", LAST_CHECKPOINT_BYTES_TAG: str(os.path.getsize(staged))}
             on_done = lambda: self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])  # noqa: E731
-        self._uploads.put_upload(staged, "checkpoints", cleanup_dir=stage_dir, on_done=on_done)
+        # Uploaded only once every metric logged so far is stored: a resume from this checkpoint
+        # then never leaves a gap in the histories, even without flush() and if killed right after.
+        self._uploads.put_upload(staged, "checkpoints", cleanup_dir=stage_dir, on_done=on_done,
+                                 after=self._metrics.put_barrier())
 
     def log_model(self, model, name: str = "best_model", registered_model_name: str | None = None,
                   alias: str | None = "best", checkpoint_path: str | os.PathLike | None = None):

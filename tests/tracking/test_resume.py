@@ -79,6 +79,11 @@ def test_latest_checkpoint_choice(uri, tmp_path):
     other.finish()
     assert latest_checkpoint(client, client.get_run(other.run_id)) == "checkpoints/epoch_10.pth"
 
+    only_best = Tracker.start({}, config_name="choice")  # last.pth upload never completed
+    only_best.log_checkpoint(save(tmp_path / "best.pth", 3), "best.pth")
+    only_best.finish()
+    assert latest_checkpoint(client, client.get_run(only_best.run_id)) == "checkpoints/best.pth"
+
 
 def test_errors_are_one_clear_line(uri, tmp_path):
     with pytest.raises(ConfigError, match="not found") as err:

@@ -226,6 +226,19 @@ def test_checkpoint_upload_keeps_content_at_call_time(uri, tmp_path):
     assert sorted(os.listdir(work)) == ["epoch_1.pth"]  # staging folders are gone
 
 
+def test_checkpoint_upload_waits_for_earlier_metrics(uri, tmp_path):
+    torch.save({"epoch": 1}, tmp_path / "epoch_1.pth")
+    tracker = Tracker.start({}, config_name="order")
+    for step in range(1, 2501):
+        tracker.log_metrics({"loss": float(step)}, step)
+    tracker.log_checkpoint(tmp_path / "epoch_1.pth", "last.pth")
+    tracker._uploads.flush()  # the upload lane only: no metrics flush from the training side
+    client = MlflowClient(uri)
+    assert client.get_run(tracker.run_id).data.tags[LAST_CHECKPOINT_TAG] == "checkpoints/last.pth"
+    assert len(client.get_metric_history(tracker.run_id, "loss")) == 2500  # stored before the upload
+    tracker.finish()
+
+
 def test_unknown_run_id_is_a_clear_error(uri):
     with pytest.raises(ConfigError, match="not found"):
         Tracker.start({}, config_name="x", run_id="0123456789abcdef0123456789abcdef")
