@@ -81,9 +81,14 @@ def test_mlproject_file_declares_what_the_parser_accepts():
 
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()  # creates the schema once per module
-    return path
+    """An empty store, created once per module (schema migrations take seconds) and copied."""
+    folder, cwd = tmp_path_factory.mktemp("template"), os.getcwd()
+    os.chdir(folder)  # the Default experiment's artifact folder is fixed at creation, from the cwd
+    try:
+        MlflowClient(f"sqlite:///{folder}/mlflow.db").search_experiments()
+    finally:
+        os.chdir(cwd)
+    return folder / "mlflow.db"
 
 
 @pytest.fixture

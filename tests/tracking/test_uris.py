@@ -1,6 +1,7 @@
 """Checkpoint references: local paths, runs:/ and models:/ round trips, http(s) downloads, errors."""
 import functools
 import http.server
+import os
 import shutil
 import threading
 
@@ -15,9 +16,14 @@ from mlpose.tracking import Tracker, resolve_checkpoint
 
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()  # creates the schema once per module
-    return path
+    """An empty store, created once per module (schema migrations take seconds) and copied."""
+    folder, cwd = tmp_path_factory.mktemp("template"), os.getcwd()
+    os.chdir(folder)  # the Default experiment's artifact folder is fixed at creation, from the cwd
+    try:
+        MlflowClient(f"sqlite:///{folder}/mlflow.db").search_experiments()
+    finally:
+        os.chdir(cwd)
+    return folder / "mlflow.db"
 
 
 @pytest.fixture
