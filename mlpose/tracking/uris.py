@@ -101,13 +101,22 @@ def resolve_checkpoint(uri_or_path: str | os.PathLike, cache_dir: str | os.PathL
 
 
 def _download(uri: str, dst: Path, tracking_uri: str | None) -> str:
-    if dst.exists():
-        shutil.rmtree(dst)  # a stale copy must never be mistaken for the current artifact
-    dst.mkdir(parents=True)
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri)
-    if os.path.isdir(path):
-        raise ConfigError(f"checkpoint {redact_text(uri)!r} is a folder of artifacts, not a file; name the file in it")
-    return path
+    """Download the file ``uri`` into ``dst`` (created) and return its path.
+
+    The file arrives in a private temporary folder and is then renamed into place, so
+    processes fetching the same URI at once (DDP ranks) never see or break a partial file.
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".download-", dir=dst)
+    try:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=tracking_uri)
+        if os.path.isdir(path):
+            raise ConfigError(f"checkpoint {redact_text(uri)!r} is a folder of artifacts, not a file; name the file in it")
+        final = dst / os.path.basename(path)
+        os.replace(path, final)
+        return str(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _from_run(ref: str, cache: Path, tracking_uri: str | None) -> ResolvedCheckpoint:
@@ -153,15 +162,16 @@ def _state_dict_from_model(model_uri: str, dst: Path, tracking_uri: str | None) 
     import mlflow.pytorch
     import torch
 
-    if dst.exists():
-        shutil.rmtree(dst)
-    dst.mkdir(parents=True)
-    folder = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst / "model"),
-                                                 tracking_uri=tracking_uri)
-    model = mlflow.pytorch.load_model(folder, map_location="cpu")
-    path = dst / "checkpoint.pth"
-    torch.save({"state_dict": model.state_dict()}, path)
-    return str(path)
+    dst.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".download-", dir=dst)
+    try:
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=tracking_uri)
+        model = mlflow.pytorch.load_model(folder, map_location="cpu")
+        torch.save({"state_dict": model.state_dict()}, os.path.join(tmp, "checkpoint.pth"))
+        os.replace(os.path.join(tmp, "checkpoint.pth"), dst / "checkpoint.pth")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(dst / "checkpoint.pth")
 
 
 def _download_url(url: str, cache: Path) -> str:

@@ -4,6 +4,7 @@ import http.server
 import os
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import mlflow.pytorch
 import pytest
@@ -104,6 +105,29 @@ def test_models_uri_returns_the_given_training_checkpoint(uri, tmp_path):
     tracker.finish()
     got = resolve_checkpoint("models:/tiny-ckpt@best", cache_dir=tmp_path / "cache")
     assert torch.load(got.path)["meta"]["epoch"] == 7
+
+
+def test_models_logged_without_mlpose_give_their_state_dict(uri, tmp_path):
+    model = TinyNet()
+    tracker = Tracker.start({}, config_name="uris")
+    mlflow.pytorch.log_model(model, name="plain", run_id=tracker.run_id, registered_model_name="plain-net",
+                             serialization_format="pickle", pip_requirements=["torch"])
+    tracker.finish()
+    got = resolve_checkpoint("models:/plain-net/1", cache_dir=tmp_path / "cache")
+    state = torch.load(got.path)["state_dict"]
+    assert torch.equal(state["conv.weight"], model.conv.weight)
+
+
+def test_concurrent_resolution_of_one_uri(uri, tmp_path):
+    """DDP ranks resolve the same URI into the same cache at once."""
+    torch.save({"w": torch.arange(1000)}, tmp_path / "ck.pth")
+    tracker = Tracker.start({}, config_name="uris")
+    tracker.log_checkpoint(tmp_path / "ck.pth", "last.pth")
+    tracker.finish()
+    ref = f"runs:/{tracker.run_id}/checkpoints/last.pth"
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: resolve_checkpoint(ref, cache_dir=tmp_path / "cache").path, range(8)))
+    assert len(set(paths)) == 1 and torch.equal(torch.load(paths[0])["w"], torch.arange(1000))
 
 
 @pytest.fixture
