@@ -85,6 +85,13 @@ class EpochSampler(Sampler):
         return self.num_samples - self.start
 
 
+def _quiet_opencv(worker_id: int) -> None:
+    """Worker processes are the parallelism: OpenCV's own threads would only compete for cores."""
+    import cv2
+
+    cv2.setNumThreads(0)
+
+
 def build_dataloader(loader_cfg: dict, path: str, *, seed: int, rank: int, world_size: int,
                      train: bool, collate_fn) -> DataLoader:
     """Build ``<split>_dataloader`` from config (dataset via the DATASETS registry)."""
@@ -96,6 +103,7 @@ def build_dataloader(loader_cfg: dict, path: str, *, seed: int, rank: int, world
              "prefetch_factor": loader_cfg.get("prefetch_factor")} if workers > 0 else {}
     return DataLoader(
         SeededDataset(dataset, seed),
+        worker_init_fn=_quiet_opencv if workers > 0 else None,
         batch_size=loader_cfg.get("batch_size", 1),
         sampler=sampler,
         num_workers=workers,

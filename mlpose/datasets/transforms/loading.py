@@ -77,8 +77,8 @@ class LoadImage:
     raw_keypoints, raw_keypoints_visible (when keypoints are present).
 
     Args:
-        backend: ``'cv2'`` (OpenCV), ``'simplejpeg'`` or ``'auto'`` (libjpeg-turbo for plain
-            JPEGs when the optional ``simplejpeg`` package is installed, OpenCV otherwise; the
+        backend: ``'auto'`` (default: libjpeg-turbo for plain
+            JPEGs through ``simplejpeg`` when installed, OpenCV otherwise), ``'cv2'`` or ``'simplejpeg'``; the
             pixels are identical either way).
         to_float32: convert the image to float32.
         color_type: only ``'color'`` (3-channel BGR) is supported.
@@ -89,7 +89,7 @@ class LoadImage:
 
     def __init__(
         self,
-        backend: str = "cv2",
+        backend: str = "auto",
         to_float32: bool = False,
         color_type: str = "color",
         imdecode_backend: str | None = None,
