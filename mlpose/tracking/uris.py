@@ -15,7 +15,8 @@ Downloads go to ``cache_dir``, else ``$MLPOSE_CACHE/checkpoints``, else
 aliases move); URLs are assumed immutable and reused from the cache.
 
 How a model is stored (``log_pytorch_model``): an MLflow PyTorch model (pickled CPU copy of
-the unwrapped module, ``mlflow.pytorch.load_model`` loads it when mlpose is importable) plus
+the unwrapped module, ``mlflow.pytorch.load_model`` loads it when mlpose is importable; MLflow's
+'pt2' format would need an input example and a ``torch.export``-able forward) plus
 ``extra_files/checkpoint.pth``: the training checkpoint the caller names, or
 ``{'state_dict': model.state_dict()}``. That file needs no model code to read, so
 ``mlpose test CONFIG models:/NAME@best`` loads weights exactly as from a local checkpoint.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -233,11 +235,17 @@ def log_pytorch_model(tracker, model, name: str, registered_model_name: str | No
             torch.save({"state_dict": plain.state_dict()}, ckpt)
         # Created first so the model lives in the run's experiment, not the fluent default.
         logged = tracker.client.create_logged_model(tracker.experiment_id, name=name, source_run_id=tracker.run_id)
-        info = mlflow.pytorch.log_model(
-            plain, name=name, run_id=tracker.run_id, model_id=logged.model_id, extra_files=[ckpt],
-            serialization_format="pickle", registered_model_name=registered_model_name,
-            # Explicit requirements: inferring them would re-load the model in a subprocess.
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"])
+        flavor_log = logging.getLogger("mlflow.pytorch")
+        level = flavor_log.level
+        flavor_log.setLevel(logging.ERROR)  # its warning about pickling: chosen on purpose, documented above
+        try:
+            info = mlflow.pytorch.log_model(
+                plain, name=name, run_id=tracker.run_id, model_id=logged.model_id, extra_files=[ckpt],
+                serialization_format="pickle", registered_model_name=registered_model_name,
+                # Explicit requirements: inferring them would re-load the model in a subprocess.
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"])
+        finally:
+            flavor_log.setLevel(level)
     if registered_model_name and alias:
         tracker.client.set_registered_model_alias(registered_model_name, alias, info.registered_model_version)
     return info
