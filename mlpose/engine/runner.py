@@ -39,8 +39,11 @@ class TestOptions:
 def _start_tracker(s: Session, cfg, *, experiment, command, run_id=None, parent_run_id=None, tags=None):
     """Rank 0 opens (or attaches to) the MLflow run; every rank learns its id."""
     if dist.is_main():
+        from mlpose.stack import check_tracking_access
         from mlpose.tracking import Tracker
+        from mlpose.tracking.tracker import resolve_tracking_uri
 
+        check_tracking_access(resolve_tracking_uri(cfg))  # one clear line for a bad URL or credentials
         s.tracker = Tracker.start(
             cfg, config_file=cfg.filename, config_name=cfg.name, experiment=experiment,
             tracking_uri=None, command=list(command or sys.argv), launcher=s.launcher,
@@ -81,6 +84,8 @@ def _local_checkpoint(uri: str) -> str:
 def train(config: str, opts: TrainOptions) -> dict:
     """Train ``config``; returns ``dict(run_id, work_dir, metrics, best_checkpoint)``."""
     cfg = load_config(config, opts.cfg_options)
+    if opts.config_name:
+        object.__setattr__(cfg, "name", opts.config_name)
     s = TrainSession(cfg, opts)
     run_id = _start_tracker(s, cfg, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
                             parent_run_id=opts.parent_run_id)
@@ -94,7 +99,7 @@ def train(config: str, opts: TrainOptions) -> dict:
             s.load_weights(s.best_path)
             tracking = cfg.get("tracking") or {}
             s.tracker.log_model(s.model, registered_model_name=tracking.get("register_model"),
-                                alias=tracking.get("model_alias", "best"))
+                                alias=tracking.get("model_alias", "best"), checkpoint_path=s.best_path)
     return {"run_id": run_id, "work_dir": str(s.work_dir), "metrics": metrics, "best_checkpoint": s.best_path}
 
 
@@ -149,8 +154,12 @@ def resume_run(run_id: str, cfg_options: list, work_dir: str | None = None, laun
     work = Path(work_dir or Path("work_dirs") / run_id)
     rank = int(os.environ.get("RANK", "0"))  # no process group yet: each rank fetches its own copy
     info = fetch_run_for_resume(run_id, work if rank == 0 else work / f".fetch_rank{rank}")
+    from mlpose.engine.checkpoint import load_checkpoint
+
+    meta = load_checkpoint(info.checkpoint_path).get("meta", {})  # the run's precision survives resume
     opts = TrainOptions(work_dir=str(work), resume=str(info.checkpoint_path), cfg_options=list(cfg_options),
-                        launcher=launcher, command=list(command or sys.argv), run_id=run_id)
+                        amp="amp" in str(meta.get("precision", "")), launcher=launcher,
+                        command=list(command or sys.argv), run_id=run_id, config_name=info.config_name)
     return train(str(info.config_path), opts)
 
 

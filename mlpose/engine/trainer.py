@@ -38,6 +38,7 @@ class TrainOptions:
     run_id: str | None = None  # attach to this MLflow run (resume by run id, sweep trials)
     parent_run_id: str | None = None
     on_validate: Callable[[int, int, dict], None] | None = None  # (epoch, step, metrics), e.g. pruning
+    config_name: str | None = None  # name recorded for the run (resume by run id keeps the original)
 
 
 class TrainSession(Session):

@@ -31,7 +31,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "main": ("config", "amp", "work_dir", "cfg_options", "launcher", "nproc", "resume"),
     "train": ("config", "amp", "work_dir", "cfg_options", "launcher", "nproc", "resume"),
     "test": ("config", "checkpoint", "cfg_options"),
-    "resume": ("run_id",),
+    "resume": ("run_id", "work_dir"),
     "sweep": ("config", "n_trials", "storage", "study_name"),
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
@@ -105,7 +105,7 @@ def cli_args(entry: str, params: dict[str, str]) -> list[str]:
     if entry == "resume":
         if not get("run_id"):
             raise ConfigError("entry point 'resume' needs -P run_id=RUN_ID")
-        return ["resume", get("run_id")]
+        return ["resume", get("run_id"), *(["--work-dir", get("work_dir")] if get("work_dir") else [])]
     if not get("config"):
         raise ConfigError("entry point 'sweep' needs -P config=NAME_OR_PATH")
     args = ["sweep", get("config")]
