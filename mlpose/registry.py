@@ -131,14 +131,19 @@ def check_args(factory: Callable, kwargs: dict, path: str) -> None:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return
+    params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+    name = getattr(factory, "__name__", factory)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = [k for k in kwargs if k not in sig.parameters] if not takes_any else []
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], params, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{path}: bad arguments for {name}: unexpected {unknown[0]!r}{hint}; "
+                          f"accepted: {', '.join(params)}")
     try:
         sig.bind(**kwargs)
     except TypeError as exc:
-        params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
-        raise ConfigError(
-            f"{path}: bad arguments for {getattr(factory, '__name__', factory)} ({exc}); "
-            f"accepted: {', '.join(params)}"
-        ) from None
+        raise ConfigError(f"{path}: bad arguments for {name} ({exc}); accepted: {', '.join(params)}") from None
 
 
 def build(cfg: dict, registry: Registry, path: str = "", **defaults: Any) -> Any:

@@ -1,0 +1,63 @@
+"""The registry: build(), its errors, and custom_imports registering user components."""
+import sys
+import textwrap
+
+import pytest
+
+from mlpose.config import load_config
+from mlpose.registry import METRICS, MODELS, ConfigError, Registry, build, import_custom
+
+
+def test_build_creates_objects_and_keeps_the_config():
+    reg = Registry("things")
+
+    @reg.register()
+    class Thing:
+        def __init__(self, size, colour="red"):
+            self.size, self.colour = size, colour
+
+    cfg = dict(type="Thing", size=3)
+    thing = build(cfg, reg, "model.thing")
+    assert (thing.size, thing.colour) == (3, "red") and cfg == dict(type="Thing", size=3)
+    with pytest.raises(KeyError, match="already registered"):
+        reg.register("Thing")(type("Other", (), {}))
+
+
+def test_unknown_type_names_registry_path_and_known_types():
+    with pytest.raises(ConfigError) as err:
+        build(dict(type="ResNett", depth=50), MODELS, "model.backbone")
+    msg = str(err.value)
+    assert "'ResNett'" in msg and "model.backbone" in msg and "registry 'models'" in msg
+    assert "Did you mean ResNet" in msg and "HeatmapHead" in msg
+
+
+def test_wrong_argument_names_the_key_path():
+    with pytest.raises(ConfigError, match=r"model\.backbone: bad arguments for ResNet: unexpected .depht. \(did you mean .depth.\?\)"):
+        build(dict(type="ResNet", depht=50), MODELS, "model.backbone")
+
+
+def test_custom_imports_register_a_user_metric(tmp_path, monkeypatch):
+    pkg = tmp_path / "my_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "my_metric.py").write_text(textwrap.dedent("""
+        from mlpose.registry import METRICS
+
+        @METRICS.register()
+        class CountMetric:
+            def __init__(self, prefix='count'):
+                self.prefix = prefix
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg_file = tmp_path / "c.py"
+    cfg_file.write_text("custom_imports = dict(imports=['my_pkg.my_metric'])\n"
+                        "val_evaluator = dict(type='CountMetric', prefix='n')\n")
+    cfg = load_config(cfg_file)  # validation imports the module, so the type is known
+    assert build(cfg.val_evaluator, METRICS, "val_evaluator").prefix == "n"
+    sys.modules.pop("my_pkg.my_metric", None)
+
+
+def test_custom_import_failure_is_one_line():
+    with pytest.raises(ConfigError, match="custom_imports cannot import 'no_such_module_xyz'"):
+        import_custom(dict(imports=["no_such_module_xyz"]))
+    import_custom(dict(imports=["no_such_module_xyz"], allow_failed_imports=True))
