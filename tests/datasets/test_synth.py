@@ -11,9 +11,10 @@ from pycocotools.coco import COCO
 
 from mlpose.datasets.converter import AIC_TO_COCO
 from mlpose.datasets.synth import AIC_KEYPOINTS, COCO_KEYPOINTS, COCO_SKELETON, generate
+from mlpose.datasets.synth.difficulty import PRESETS
 from mlpose.datasets.synth.pose import P, project, sample_pose, sample_view
 from mlpose.datasets.synth.render import draw_person
-from mlpose.datasets.synth.scene import visibility
+from mlpose.datasets.synth.scene import compose, visibility
 from mlpose.registry import ConfigError
 
 # The shared dataset (conftest.py): 6 train and 4 val images of 128x128.
@@ -156,3 +157,52 @@ def test_bad_arguments_raise_config_error(tmp_path):
         generate(tmp_path, num_train=1, num_val=0, image_size=(16, 16), progress=False)
     with pytest.raises(ConfigError, match="num_train"):
         generate(tmp_path, num_train=-1, num_val=0, progress=False)
+
+
+def _scene_stats(difficulty: str, n: int = 60) -> dict:
+    """Labelled people per image, and how many are cut by the border or partly hidden."""
+    people = cut = hidden = 0
+    for i in range(n):
+        rng = np.random.default_rng([7, i])
+        _, out, _ = compose(rng, 96, 96, crowd=False, tiny=False,
+                            difficulty=PRESETS[difficulty])
+        for person in out:
+            vis = person["vis"][[P[name] for name in COCO_KEYPOINTS]]
+            if person["labelled"] and vis.any():
+                people += 1
+                cut += bool(np.any(vis == 0))
+                hidden += bool(np.any(vis == 1))
+    return dict(people=people / n, cut=cut, hidden=hidden)
+
+
+def test_easy_preset_keeps_the_hard_cases_but_fewer():
+    normal, easy = _scene_stats("normal"), _scene_stats("easy")
+    assert easy["people"] < 0.8 * normal["people"]
+    assert 0 < easy["cut"] < normal["cut"]
+    assert 0 < easy["hidden"] < normal["hidden"]
+
+
+def test_easy_views_rarely_turn_their_back():
+    def back_share(preset: str) -> float:
+        d, rng = PRESETS[preset], np.random.default_rng(0)
+        views = [sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p)
+                 for _ in range(2000)]
+        # The body's forward axis (+Z) pointing away from the camera (-Z in camera space).
+        return float(np.mean([v[2, 2] < 0 for v in views]))
+
+    assert back_share("normal") > 0.2
+    assert back_share("easy") < 0.03
+
+
+def test_difficulty_changes_the_data_and_is_recorded(tmp_path):
+    kw = dict(num_train=2, num_val=0, image_size=(64, 64), progress=False)
+    generate(tmp_path / "n", **kw)
+    summary = generate(tmp_path / "e", difficulty="easy", **kw)
+    generate(tmp_path / "e2", difficulty="easy", **kw)
+    ann = "annotations/person_keypoints_train.json"
+    assert (tmp_path / "e" / ann).read_bytes() == (tmp_path / "e2" / ann).read_bytes()
+    assert (tmp_path / "e" / ann).read_bytes() != (tmp_path / "n" / ann).read_bytes()
+    info = json.loads((tmp_path / "e" / "annotations/synth_info.json").read_text())
+    assert info["difficulty"] == summary["difficulty"] == "easy"
+    with pytest.raises(ConfigError, match="difficulty 'hard'.*easy.*normal"):
+        generate(tmp_path / "x", difficulty="hard", **kw)

@@ -59,8 +59,8 @@ def _limb_dir(abduction: float, flexion: float, side: int) -> np.ndarray:
     return rot_x(-flexion) @ rot_z(side * abduction) @ down
 
 
-def sample_pose(rng: np.random.Generator) -> dict:
-    """Sample a body-frame 3D pose.
+def sample_pose(rng: np.random.Generator, style_p: tuple[float, ...] = STYLE_P) -> dict:
+    """Sample a body-frame 3D pose; ``style_p`` are the probabilities of :data:`STYLES`.
 
     Returns:
         dict with ``points`` float64 (len(POINTS), 3) in body heights, ``head_radius``,
@@ -68,7 +68,7 @@ def sample_pose(rng: np.random.Generator) -> dict:
     """
     deg = np.deg2rad
     u = rng.uniform
-    style = STYLES[rng.choice(len(STYLES), p=STYLE_P)]
+    style = STYLES[rng.choice(len(STYLES), p=style_p)]
     pts = np.zeros((len(POINTS), 3))
     torso, sw, hw = u(0.27, 0.32), u(0.095, 0.125), u(0.06, 0.08)
     arm_up, arm_lo = u(0.16, 0.19), u(0.14, 0.17)
@@ -129,11 +129,21 @@ def sample_pose(rng: np.random.Generator) -> dict:
                 style=style)
 
 
-def sample_view(rng: np.random.Generator) -> np.ndarray:
-    """A random whole-body rotation: mostly upright, mostly towards the camera. (3, 3)."""
-    yaw = rng.normal(0, 35) if rng.random() < 0.55 else rng.uniform(-180, 180)
-    roll = rng.normal(0, 6) if rng.random() < 0.85 else rng.uniform(-70, 70)
-    if rng.random() < 0.03:  # someone lying down
+def sample_view(rng: np.random.Generator, front_p: float = 0.55, other_yaw: float = 180.0,
+                upright_p: float = 0.85, lying_p: float = 0.03) -> np.ndarray:
+    """A random whole-body rotation: mostly upright, mostly towards the camera. (3, 3).
+
+    Args:
+        rng: random generator.
+        front_p: probability of a yaw drawn from N(0, 35) degrees (facing the camera);
+            otherwise it is uniform in [-other_yaw, other_yaw] degrees.
+        other_yaw: see ``front_p``; 180 allows back views.
+        upright_p: probability of a roll from N(0, 6) degrees, else uniform in +-70.
+        lying_p: probability of lying down (roll +-90).
+    """
+    yaw = rng.normal(0, 35) if rng.random() < front_p else rng.uniform(-other_yaw, other_yaw)
+    roll = rng.normal(0, 6) if rng.random() < upright_p else rng.uniform(-70, 70)
+    if rng.random() < lying_p:  # someone lying down
         roll = rng.choice([-90.0, 90.0]) + rng.normal(0, 10)
     return rot_z(np.deg2rad(roll)) @ rot_y(np.deg2rad(yaw))
 

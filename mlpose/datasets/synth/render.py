@@ -45,8 +45,13 @@ def random_color(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(c) for c in rng.integers(0, 256, 3))
 
 
-def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A gradient with random shapes and lines on it: BGR uint8 (height, width, 3)."""
+def background(rng: np.random.Generator, width: int, height: int,
+               num_shapes: tuple[int, int] = (6, 22), sticks: bool = True) -> np.ndarray:
+    """A gradient with random shapes and lines on it: BGR uint8 (height, width, 3).
+
+    ``num_shapes`` is the (min, max exclusive) number of shapes; ``sticks`` allows thick
+    limb-like lines among them.
+    """
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     ang = rng.uniform(0, 2 * np.pi)
     # A smooth gradient: computed on a coarse grid and upsampled, which is much cheaper.
@@ -56,8 +61,9 @@ def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     coarse = (c0 + t[..., None] * (c1 - c0)).astype(np.float32)
     img = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.uint8)
     size = max(width, height)
-    for _ in range(int(rng.integers(6, 22))):
-        kind, col = rng.integers(0, 5), random_color(rng)
+    for _ in range(int(rng.integers(*num_shapes))):
+        kind = rng.integers(0, 5) if sticks else rng.choice([0, 1, 3, 4])
+        col = random_color(rng)
         p = rng.uniform(-0.1, 1.1, 2) * (width, height)
         r = rng.uniform(0.03, 0.3) * size
         if kind == 0:

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from .pose import P, POINTS, project, sample_pose, sample_view
+from .difficulty import PRESETS, Difficulty
 from .render import (EAR_BEHIND, OCCLUDER, PART, appearance, background, draw_occluder,
                      draw_person)
 
@@ -57,8 +58,9 @@ def _place(rng, rel: np.ndarray, width: int, height: int, cut: bool) -> np.ndarr
     return origin
 
 
-def _new_person(rng, scale: float) -> dict:
-    pose, view = sample_pose(rng), sample_view(rng)
+def _new_person(rng, scale: float, d: Difficulty) -> dict:
+    pose = sample_pose(rng, d.style_p)
+    view = sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p)
     rel = extent(project(pose, view, scale, (0.0, 0.0)), scale)
     return dict(pose=pose, view=view, scale=scale, rel=rel, app=appearance(rng))
 
@@ -91,9 +93,9 @@ def visibility(proj: dict, depths: np.ndarray, slot: int, owner: np.ndarray,
 
 
 def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
-            tiny: bool | None = None):
+            tiny: bool | None = None, difficulty: Difficulty = PRESETS["normal"]):
     """Render one image; ``crowd`` adds an iscrowd region, ``tiny`` a person too small to
-    label (None: at random, 30% of images).
+    label (None: at random, 30% of images); ``difficulty`` sets how often the hard cases occur.
 
     Returns:
         (img BGR uint8 (H, W, 3), people, crowd_boxes): ``people`` is a list of dicts with
@@ -101,7 +103,8 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
         too small to label), ``bbox`` clipped (x1, y1, x2, y2) and ``labelled``;
         ``crowd_boxes`` lists clipped (x1, y1, x2, y2) boxes of iscrowd regions.
     """
-    img = background(rng, width, height)
+    d = difficulty
+    img = background(rng, width, height, d.background_shapes, d.sticks)
     owner = np.zeros((height, width), np.uint16)
     todo: list[tuple[dict, np.ndarray, bool]] = []  # (person, origin, labelled)
     crowd_boxes = []
@@ -110,7 +113,7 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
         half = rng.uniform([0.15, 0.1], [0.28, 0.18]) * (width, height)
         members = []
         for _ in range(int(rng.integers(5, 10))):
-            person = _new_person(rng, height * rng.uniform(0.12, 0.22))
+            person = _new_person(rng, height * rng.uniform(0.12, 0.22), d)
             origin = centre + rng.uniform(-1, 1, 2) * half
             members.append((person, origin, False))
         box = np.array([min(p["rel"][0] + o[0] for p, o, _ in members),
@@ -120,19 +123,20 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
         crowd_boxes.append(clip_box(box, width, height))
         todo += members
     people = []
-    for _ in range(int(rng.choice([1, 2, 3, 4, 5], p=[0.25, 0.3, 0.25, 0.12, 0.08]))):
-        big = rng.random() < 0.1
-        scale = height * (rng.uniform(1.0, 1.6) if big else np.exp(rng.uniform(-1.2, 0.0)))
-        person = _new_person(rng, scale)
-        if people and rng.random() < 0.35:  # stand close to someone: person-person occlusion
+    for _ in range(int(rng.choice(d.people, p=d.people_p))):
+        big = rng.random() < d.big_p
+        scale = height * (rng.uniform(1.0, 1.6) if big
+                          else np.exp(rng.uniform(d.min_log_scale, 0.0)))
+        person = _new_person(rng, scale, d)
+        if people and rng.random() < d.close_p:  # stand close to someone: person-person occlusion
             prev, o = people[-1]
             origin = o + rng.normal(0, [0.25 * prev["scale"], 0.08 * prev["scale"]])
         else:
-            origin = _place(rng, person["rel"], width, height, cut=big or rng.random() < 0.25)
+            origin = _place(rng, person["rel"], width, height, cut=big or rng.random() < d.cut_p)
         people.append((person, origin))
     if rng.random() < 0.3 if tiny is None else tiny:
         # Too small to label: a box without keypoints, as COCO has many.
-        person = _new_person(rng, height * rng.uniform(0.08, 0.135))
+        person = _new_person(rng, height * rng.uniform(0.08, 0.135), d)
         people.append((person, _place(rng, person["rel"], width, height, cut=False)))
     people.sort(key=lambda po: po[0]["scale"] * rng.uniform(0.8, 1.2))  # far ones first
     todo += [(p, o, p["scale"] >= 0.14 * height) for p, o in people]
@@ -146,8 +150,8 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
         depths = draw_person(img, owner, proj, person["scale"], person["app"], slot)
         drawn.append((slot, person, proj, depths, box, labelled))
     annotated = [x for x in drawn if x[0] >= (len(todo) - len(people))]
-    if annotated and rng.random() < 0.35:
-        for _ in range(int(rng.integers(1, 3))):
+    if annotated and rng.random() < d.occluder_p:
+        for _ in range(int(rng.integers(1, d.max_occluders + 1))):
             target = annotated[int(rng.integers(len(annotated)))][4]
             draw_occluder(rng, img, owner, target)
 

@@ -11,6 +11,7 @@ from rich.progress import track
 
 from mlpose.registry import ConfigError
 
+from .difficulty import get_difficulty
 from .pose import P
 from .scene import compose
 
@@ -100,7 +101,8 @@ def _dump(obj, path: Path) -> None:
 
 
 def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
-             image_size: tuple[int, int] = (256, 256), progress: bool = True) -> dict:
+             image_size: tuple[int, int] = (256, 256), progress: bool = True,
+             difficulty: str = "normal") -> dict:
     """Generate the synthetic person-keypoint dataset under ``out_dir``.
 
     Writes ``images/{train,val}/<image id>.jpg``, ``annotations/person_keypoints_{train,
@@ -116,11 +118,14 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
         seed: random seed.
         image_size: (width, height) in pixels, each >= 32.
         progress: show a progress bar.
+        difficulty: scene preset, ``"normal"`` (the full variety) or ``"easy"`` (the same
+            hard cases, rarer and milder: see :mod:`~mlpose.datasets.synth.difficulty`).
 
     Returns:
         summary dict: ``out_dir``, per-split ``images``/``instances``/``labelled``/``crowd``
         counts, ``detections``, ``seconds`` and ``images_per_s``.
     """
+    preset = get_difficulty(difficulty)
     width, height = (int(v) for v in image_size)
     if width < 32 or height < 32:
         raise ConfigError(f"synth: image_size {tuple(image_size)} is too small; use >= 32x32")
@@ -128,7 +133,8 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
         raise ConfigError(f"synth: num_train={num_train}, num_val={num_val} must be >= 0")
     out = Path(out_dir)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
-    summary: dict = dict(out_dir=str(out), image_size=[width, height], seed=seed, splits={})
+    summary: dict = dict(out_dir=str(out), image_size=[width, height], seed=seed,
+                         difficulty=difficulty, splits={})
     start = time.perf_counter()
     for split, count in (("train", num_train), ("val", num_val)):
         stream, id_base = SPLITS[split]
@@ -140,7 +146,8 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
             rng = np.random.default_rng([seed, stream, i])
             image_id = id_base + i + 1
             img, people, crowd_boxes = compose(rng, width, height, crowd=i % CROWD_EVERY == 2,
-                                               tiny=True if i % CROWD_EVERY == 4 else None)
+                                               tiny=True if i % CROWD_EVERY == 4 else None,
+                                               difficulty=preset)
             file_name = f"{image_id:012d}.jpg"
             cv2.imwrite(str(out / "images" / split / file_name), img,
                         [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -176,6 +183,6 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
     summary.update(seconds=round(seconds, 3),
                    images_per_s=round((num_train + num_val) / max(seconds, 1e-9), 1))
     _dump(dict(generator_version=GENERATOR_VERSION, seed=seed, num_train=num_train,
-               num_val=num_val, image_size=[width, height]),
+               num_val=num_val, image_size=[width, height], difficulty=difficulty),
           out / "annotations" / "synth_info.json")
     return summary
