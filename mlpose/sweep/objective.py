@@ -36,6 +36,7 @@ STATE_TAG = "trial_state"
 WORKER_ATTR = "mlpose.worker"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (host:pid)
 OBJECTIVE_METRIC = "sweep/objective"
+LOSS_METRIC = "loss"  # the trainer's total training loss
 
 
 class TrialFailed(RuntimeError):
@@ -83,7 +84,7 @@ class TrialObjective:
         run_id = self._start_child(frozen, values)
         trial.set_user_attr(RUN_ATTR, run_id)
         trial.set_user_attr(WORKER_ATTR, WORKER)
-        state, value = "FAIL", None
+        state, value, reason = "FAIL", None, None
         try:
             value = self._train(trial, values, run_id)
             state = "COMPLETE"
@@ -93,11 +94,13 @@ class TrialObjective:
             raise
         except SystemExit as exc:  # the trainer's answer to Ctrl-C/SIGTERM: stop the sweep
             raise KeyboardInterrupt(f"trial {trial.number} interrupted") from exc
-        except ConfigError as exc:
-            self.fatal = exc
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, ConfigError):
+                self.fatal = exc
             raise
         finally:
-            close_child(self.client, run_id, state, value)
+            close_child(self.client, run_id, state, value, reason)
 
     # ----- helpers ------------------------------------------------------------------------------
     def _start_child(self, trial: FrozenTrial, values: dict[str, Any]) -> str:
@@ -125,6 +128,7 @@ class TrialObjective:
             value = _objective_value(metrics, metric)
             if not math.isfinite(value):
                 raise TrialFailed(f"{metric} is {value} at epoch {epoch}")
+            self._check_loss(run_id, f"epoch {epoch}")
             seen.append(value)
             trial.report(value, epoch)
             if trial.should_prune():
@@ -137,12 +141,21 @@ class TrialObjective:
                             parent_run_id=self.parent_run_id, on_validate=on_validate, command=command)
         with _restored_signal_handlers():
             result = train(self.config, opts)
+        self._check_loss(run_id, "the end of training")  # everything is flushed now
         if not seen:  # validation never ran inside the loop: use what train() returned
             seen.append(_objective_value(result.get("metrics") or {}, metric))
         value = max(seen) if maximize else min(seen)
         if not math.isfinite(value):
             raise TrialFailed(f"{metric} is {value}")
         return value
+
+
+    def _check_loss(self, run_id: str, when: str) -> None:
+        """A diverged run (NaN/inf training loss) fails even when its validation metric looks finite
+        (decoding NaN heatmaps still yields keypoints). Reads the trainer's latest logged loss."""
+        loss = self.client.get_run(run_id).data.metrics.get(LOSS_METRIC)
+        if loss is not None and not math.isfinite(loss):
+            raise TrialFailed(f"training {LOSS_METRIC} is {loss} at {when}")
 
 
 def _objective_value(metrics: dict, metric: str) -> float:
@@ -176,12 +189,13 @@ def close_child(client: MlflowClient, run_id: str, state: str, value: float | No
     failed before) is ended here too, so no trial run stays RUNNING.
     """
     try:
+        run = client.get_run(run_id)
         client.set_tag(run_id, STATE_TAG, state)
-        if reason:
-            client.set_tag(run_id, "mlpose.error", truncate(redact_text(reason), 500))
+        if reason and "mlpose.error" not in run.data.tags:  # the trainer records the errors it sees
+            client.set_tag(run_id, "mlpose.error", truncate(redact_text(" ".join(reason.split())), 500))
         if value is not None:
             client.log_metric(run_id, OBJECTIVE_METRIC, value)
-        status = client.get_run(run_id).info.status
+        status = run.info.status
         target = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}[state]
         if state == "FAIL" and status == "KILLED":
             target = "KILLED"

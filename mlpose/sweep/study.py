@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import optuna
+import sqlalchemy.exc
 from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat  # the hook optuna's optimize() runs heartbeats through
@@ -42,6 +43,7 @@ HEARTBEAT_ATTR = "mlpose.heartbeat"
 MAX_RETRY = 1  # a trial whose worker died is re-run once; a second death leaves it FAIL
 PARENT_WAIT_S = 60.0  # how long a joining worker waits for the creator's parent run id
 SETTLE_S = 1.0  # fallback check-then-set: time for a concurrent writer's value to land
+TABLE_RACE_RETRIES = 4  # opening a fresh database: retries after losing the table-creation race
 
 
 def default_storage(study_name: str) -> str:
@@ -121,10 +123,18 @@ def open_storage(storage: str, heartbeat_interval: int, grace_period: int,
     url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", storage)  # psycopg2 is what mlpose installs
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                              grace_period=grace_period, heartbeat_stale_trial_callback=stale)
+        for attempt in range(TABLE_RACE_RETRIES + 1):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ExperimentalWarning)
+                    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                      grace_period=grace_period, heartbeat_stale_trial_callback=stale)
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # Workers starting together on an empty database race to create optuna's tables
+                # (PostgreSQL: duplicate pg_type/relation); the loser finds them made on a retry.
+                if attempt == TABLE_RACE_RETRIES:
+                    raise
+                time.sleep(0.5 + attempt)
     except Exception as exc:  # noqa: BLE001 - any driver/connection error becomes one clear line
         message = redact_text(" ".join(str(exc).split()))[:300]
         raise ConfigError(f"--storage {storage_label(storage)}: cannot open it as an Optuna RDB storage "

@@ -1,6 +1,7 @@
 """End-to-end sweeps on the tiny recipe (1 epoch, 4 images): grid, pruning, failing trials."""
 import json
 import math
+import re
 
 import optuna
 import pytest
@@ -78,26 +79,31 @@ def test_pruner_stops_a_bad_trial_after_its_first_validation(workspace):
     assert parent.data.metrics["trials/pruned"] == 2 and parent.info.status == "FINISHED"
 
 
-def test_a_trial_that_raises_is_marked_failed_and_the_sweep_finishes(workspace):
+def test_trials_that_raise_or_diverge_are_marked_failed_and_the_sweep_finishes(workspace):
     config = workspace.root / "broken.py"
     config.write_text(
         f"_base_ = [{workspace.config!r}]\n"
-        "sweep = dict(sampler='grid', params={'_delete_': True, 'train_dataloader.dataset.data_prefix.img': "
-        "dict(type='categorical', choices=['images/train/', 'images/missing/'])})\n")
+        "sweep = dict(sampler='grid', params={'_delete_': True,\n"
+        "    'train_dataloader.dataset.data_prefix.img': dict(type='categorical', choices=['images/train/', 'images/missing/']),\n"
+        "    'optim_wrapper.optimizer.lr': dict(type='float', values=[3e-3, 1e30])})\n")
     result = run_sweep(str(config), cfg_options=workspace.options(), study_name="broken")
 
     assert result["complete"]
     study = load_study("broken")
-    states = {t.params["train_dataloader.dataset.data_prefix.img"]: t.state.name for t in study.trials}
-    assert states == {"images/train/": "COMPLETE", "images/missing/": "FAIL"}
-    runs = {r.data.params["sweep.train_dataloader.dataset.data_prefix.img"]: r for r in workspace.runs(result["parent_run_id"])}
-    bad = runs["images/missing/"]
-    assert bad.info.status == "FAILED" and bad.data.tags["trial_state"] == "FAIL"
-    assert "FileNotFoundError" in bad.data.tags["mlpose.error"]
-    assert runs["images/train/"].info.status == "FINISHED"
-    assert result["best"]["run_id"] == runs["images/train/"].info.run_id
+    states = {(t.params["train_dataloader.dataset.data_prefix.img"], t.params[LR]): t.state.name for t in study.trials}
+    assert states == {("images/train/", 3e-3): "COMPLETE", ("images/train/", 1e30): "FAIL",
+                      ("images/missing/", 3e-3): "FAIL", ("images/missing/", 1e30): "FAIL"}
+    runs = {(r.data.params["sweep.train_dataloader.dataset.data_prefix.img"], float(r.data.params[f"sweep.{LR}"])): r
+            for r in workspace.runs(result["parent_run_id"])}
+    missing, diverged, good = runs[("images/missing/", 3e-3)], runs[("images/train/", 1e30)], runs[("images/train/", 3e-3)]
+    assert missing.info.status == "FAILED" and missing.data.tags["trial_state"] == "FAIL"
+    assert "FileNotFoundError" in missing.data.tags["mlpose.error"]
+    # lr=1e30: the loss is NaN while EPE stays a finite number: still a failed trial
+    assert diverged.info.status == "FAILED" and diverged.data.tags["trial_state"] == "FAIL"
+    assert re.search(r"training loss is (nan|inf|-inf) at", diverged.data.tags["mlpose.error"])
+    assert good.info.status == "FINISHED" and result["best"]["run_id"] == good.info.run_id
     parent = workspace.client.get_run(result["parent_run_id"])
-    assert parent.info.status == "FINISHED" and parent.data.metrics["trials/failed"] == 1
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials/failed"] == 3
 
 
 def test_a_metric_the_trials_do_not_report_stops_the_sweep(workspace):

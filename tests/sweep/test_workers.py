@@ -1,15 +1,18 @@
 """Several workers on one PostgreSQL storage share one study and one parent run."""
-import multiprocessing
+import concurrent.futures
 import os
 import socket
+import threading
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
 from mlpose.sweep import run_sweep
 from mlpose.sweep.study import PARENT_ATTR, RUN_ATTR, create_or_load, open_storage, parent_run_id
 
 
+@pytest.mark.postgres
 def test_two_worker_processes_on_postgres_run_n_trials_once_each(workspace, postgres_db):
     opts = workspace.options(**{"sweep.sampler": "random"})
     result = run_sweep(workspace.config, cfg_options=opts, n_trials=4, storage=postgres_db,
@@ -30,30 +33,40 @@ def test_two_worker_processes_on_postgres_run_n_trials_once_each(workspace, post
     assert workspace.client.get_run(result["parent_run_id"]).info.status == "FINISHED"
 
 
-def _join(storage_url, tracking_uri, barrier, out):
-    """One 'machine': open the study and get its parent run, starting at the same moment as the others."""
-    client = MlflowClient(tracking_uri)
-    exp = client.get_experiment_by_name("Default").experiment_id
-    storage = open_storage(storage_url, heartbeat_interval=1, grace_period=3)
-    barrier.wait()
-    study, created = create_or_load(storage, "race", "maximize", optuna.samplers.RandomSampler(), None)
-    run_id = parent_run_id(study, created, lambda: client.create_run(exp).info.run_id,
-                           lambda r: client.get_run(r).info.lifecycle_stage == "active", client.delete_run)
-    out.put((created, run_id))
-
-
+@pytest.mark.postgres
 def test_workers_starting_together_agree_on_one_parent_run(workspace, postgres_db):
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(2), ctx.SimpleQueue()
-    procs = [ctx.Process(target=_join, args=(postgres_db, workspace.uri, barrier, out)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0]
-    answers = [out.get() for _ in procs]
-    assert sorted(created for created, _ in answers) == [False, True]  # exactly one creator
+    """Three 'machines' (threads, each with its own storage connection) open a new study at once."""
+    client = MlflowClient(workspace.uri)
+    exp = client.get_experiment_by_name("Default").experiment_id
+    start, answers = threading.Barrier(3), []
+
+    def join():
+        storage = open_storage(postgres_db, heartbeat_interval=1, grace_period=3)
+        start.wait(timeout=60)
+        study, created = create_or_load(storage, "race", "maximize", optuna.samplers.RandomSampler(), None)
+        run_id = parent_run_id(study, created, lambda: client.create_run(exp).info.run_id,
+                               lambda r: client.get_run(r).info.lifecycle_stage == "active", client.delete_run)
+        answers.append((created, run_id))
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        for future in [pool.submit(join) for _ in range(3)]:
+            future.result(timeout=120)
+    assert sorted(created for created, _ in answers) == [False, False, True]  # exactly one creator
     assert len({run_id for _, run_id in answers}) == 1
     study = optuna.load_study(study_name="race", storage=postgres_db.replace("postgresql://", "postgresql+psycopg2://"))
     assert study.user_attrs[PARENT_ATTR] == answers[0][1]
     assert len(workspace.runs()) == 1  # no stray parent runs
+
+
+@pytest.mark.postgres
+def test_workers_opening_a_fresh_database_together_all_get_the_storage(postgres_db):
+    """Optuna creates its tables on first open; concurrent first opens race on PostgreSQL."""
+    start = threading.Barrier(4)
+
+    def open_it():
+        start.wait(timeout=60)
+        return open_storage(postgres_db, heartbeat_interval=1, grace_period=3)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        storages = [f.result(timeout=120) for f in [pool.submit(open_it) for _ in range(4)]]
+    assert all(isinstance(s, optuna.storages.RDBStorage) for s in storages)
