@@ -122,6 +122,8 @@ class TrainSession(Session):
 
     def checkpoint_state(self) -> dict:
         """One state dict of plain types: everything an exact resume needs."""
+        from mlpose.tracking.redact import redact  # here: ranks that never save need no mlflow import
+
         return {
             "model": unwrap_model(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -130,7 +132,8 @@ class TrainSession(Session):
             "state": dataclasses.asdict(self.state),
             "rng": self.rng_state(),
             "checkpoints": self.checkpoints.state_dict(),
-            "config": config_text(self.cfg),
+            # Redacted: checkpoints are uploaded to MLflow and shared; credentials must not travel.
+            "config": config_text(redact(self.cfg.to_dict())),
             "meta": {**snapshot_env(), "config_name": self.cfg.name, "seed": self.seed, "time": time.time(),
                      "precision": self.precision, "world_size": self.world_size,
                      "run_id": self.tracker.run_id if self.tracker else None},
