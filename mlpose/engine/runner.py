@@ -95,12 +95,35 @@ def train(config: str, opts: TrainOptions) -> dict:
         s.restore(_local_checkpoint)
         s.install_signal_handlers()
         metrics = fit(s)
-        if s.tracker is not None and s.best_path and (cfg.get("tracking") or {}).get("log_model", True):
-            s.load_weights(s.best_path)
-            tracking = cfg.get("tracking") or {}
+        best = s.best_path or _earlier_best(s)
+        tracking = cfg.get("tracking") or {}
+        if s.tracker is not None and best and tracking.get("log_model", True):
+            s.load_weights(best)
             s.tracker.log_model(s.model, registered_model_name=tracking.get("register_model"),
-                                alias=tracking.get("model_alias", "best"), checkpoint_path=s.best_path)
-    return {"run_id": run_id, "work_dir": str(s.work_dir), "metrics": metrics, "best_checkpoint": s.best_path}
+                                alias=tracking.get("model_alias", "best"), checkpoint_path=best)
+    return {"run_id": run_id, "work_dir": str(s.work_dir), "metrics": metrics, "best_checkpoint": best}
+
+
+def _earlier_best(s: TrainSession) -> str | None:
+    """The best checkpoint of a resumed run whose best epoch came before the resume (no epoch of
+    this session beat it): the local file, else (rank 0, resumed by run id in an empty folder)
+    the run's logged ``checkpoints/best.pth``; None when there is none."""
+    best = s.checkpoints.best.get(s.checkpoints.metrics[0]) if s.checkpoints.metrics else None
+    if best is None:
+        return None
+    local = s.work_dir / best["path"]
+    if local.is_file():
+        return str(local)
+    if s.tracker is None:
+        return None
+    from mlpose.registry import ConfigError
+
+    try:
+        return _local_checkpoint(f"runs:/{s.tracker.run_id}/checkpoints/best.pth")
+    except ConfigError as exc:  # not logged (tracking.log_checkpoints='none'): no model to log
+        s.logger.warning(f"best checkpoint of epoch {best['epoch']} is neither in {s.work_dir} nor in MLflow "
+                         f"({exc}); the MLflow model is not logged")
+        return None
 
 
 def test(config: str, checkpoint: str, opts: TestOptions) -> dict:
