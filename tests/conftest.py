@@ -1,5 +1,10 @@
-"""Fixtures shared across test packages."""
+"""Fixtures shared across test packages: PostgreSQL, tiny generated data, tiny-model options,
+a fresh MLflow store, and running the ``mlpose`` CLI as a real process."""
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +28,143 @@ def postgres_url() -> str:
             pytest.fail(f"{reason} (CI=true requires it)")
         pytest.skip(reason)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """12 train / 4 val generated images of 128x128 (about 30 / 10 people)."""
+    from mlpose.datasets.synth import generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, num_train=12, num_val=4, seed=0, image_size=(128, 128), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_opts():
+    """``tiny_opts(data, epochs=2, **overrides)`` -> --cfg-options list (see :func:`tiny_options`)."""
+    return tiny_options
+
+
+def tiny_options(data: Path, epochs: int = 2, **extra) -> list[str]:
+    """--cfg-options turning the `tiny` recipe into a seconds-long CPU run on ``data``."""
+    ann = data / "annotations"
+    opts = {
+        "model.backbone.base_channels": 16, "model.head.in_channels": 128,
+        "model.head.deconv_out_channels": "(32,32,32)",
+        "train_cfg.max_epochs": epochs, "train_cfg.val_interval": 1,
+        "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
+        "train_dataloader.dataset.data_root": str(data),
+        "val_dataloader.batch_size": 8, "val_dataloader.num_workers": 0,
+        "val_dataloader.dataset.data_root": str(data),
+        "test_dataloader.dataset.data_root": str(data),
+        "val_evaluator.ann_file": str(ann / "person_keypoints_val.json"),
+        "test_evaluator.ann_file": str(ann / "person_keypoints_val.json"),
+        "default_hooks.logger.interval": 2, "default_hooks.checkpoint.interval": 1,
+        "randomness.seed": 0, "randomness.deterministic": True,
+        "param_scheduler.0.end": 5,
+    }
+    opts.update(extra)
+    return [f"{k}={v}" for k, v in opts.items()]
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables created once (copying it is much faster than
+    migrating a new one). Created from inside its folder: the Default experiment's artifact
+    folder is fixed at creation from the working directory."""
+    from mlflow import MlflowClient
+
+    folder, cwd = tmp_path_factory.mktemp("mlflow-template"), os.getcwd()
+    os.chdir(folder)
+    try:
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    finally:
+        os.chdir(cwd)
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def mlflow_env(tmp_path, monkeypatch, empty_mlflow_store) -> str:
+    """A fresh SQLite tracking store for the test; returns its URI.
+
+    The working directory becomes ``tmp_path``: MLflow puts a SQLite store's artifacts in
+    ``./mlruns`` of the process that creates the experiment, which must not be the repository.
+    """
+    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    return uri
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(args, cwd, env=None, timeout=300, check=True)``: ``mlpose ARGS`` in a subprocess
+    (a real process, as users run it); returns the ``CompletedProcess`` (text output).
+
+    Subprocesses run single-threaded (``OMP_NUM_THREADS=1`` unless ``env`` says otherwise): on
+    2 shared cores, the spinning OpenMP threads of concurrent processes make a tiny run ~5x slower.
+    """
+    return _run_cli
+
+
+def _cli_env(env: dict | None) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+
+
+def _run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 300, check: bool = True):
+    full_env = _cli_env(env)
+    proc = subprocess.run([sys.executable, "-m", "mlpose.cli", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlpose {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def interrupt_cli():
+    """``interrupt_cli(args, cwd, env, until, sig, ready=None)``: run ``mlpose ARGS`` and send it
+    ``sig`` once an output line contains ``until`` and then ``ready()`` (polled, e.g. "its
+    checkpoint is uploaded") is true. Returns ``(returncode, output)``; fails the test when the
+    process ended before it could be signalled. Single-threaded like ``run_cli``."""
+    return _interrupt_cli
+
+
+def _interrupt_cli(args: list[str], cwd: Path, env: dict, until: str, sig: int, ready=None, timeout: float = 300):
+    import threading
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "mlpose.cli", *args], cwd=cwd, env=_cli_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read():  # drains the pipe while the test polls `ready` (a full pipe would block the job)
+        for line in proc.stdout:
+            lines.append(line)
+            if until in line:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while not seen.is_set() and proc.poll() is None and time.monotonic() < deadline:
+        seen.wait(0.05)
+    while seen.is_set() and ready is not None and not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signalled = proc.poll() is None and seen.is_set()
+    if signalled:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+    output = "".join(lines)
+    assert signalled, f"mlpose {' '.join(args[:2])} ended (rc {proc.returncode}) before {until!r} + ready:\n{output[-3000:]}"
+    return proc.returncode, output
