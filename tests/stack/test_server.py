@@ -207,16 +207,101 @@ def test_serve_forever_stops_from_another_process(fresh_db, tmp_path):
             proc.kill()
 
 
-@pytest.mark.skip(reason="TODO(lead): train -> resume by run id -> test by runs:/ URI -> 2-worker "
-                         "sweep against `tracking_stack`; needs mlpose.engine.runner and mlpose.sweep")
-def test_end_to_end_train_resume_test_sweep_against_server(tracking_stack):
-    """Placeholder for issue 8's integration check, to be written with the trainer.
+SWEEP_RECIPE = """_base_ = [{base!r}]
+# EPE (px, lower is better) differs between trials after one epoch; AP is still 0 everywhere.
+val_evaluator = dict(_delete_=True, type='EPE', prefix='synth')
+sweep = dict(metric='synth/EPE', direction='minimize', sampler='random', pruner='none', max_epochs=1)
+"""
 
-    Plan: set MLFLOW_TRACKING_URI=server.url; ``mlpose train tiny`` -> run id; ``mlpose resume
-    RUN_ID`` with a larger max_epochs; ``mlpose test tiny runs:/RUN_ID/checkpoints/best.pth``;
-    ``mlpose sweep tiny --workers 2 --storage <create_database(...) URL> --study-name e2e``;
-    then check runs/metrics rows in ``db_url`` and files under ``artifacts_dir`` match MLflow.
-    Optuna needs its own database (its ``alembic_version`` table collides with MLflow's).
-    """
+
+def _files_on_disk(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+def _files_in_mlflow(client, run_id, path=None) -> dict:
+    out = {}
+    for a in client.list_artifacts(run_id, path):
+        out.update(_files_in_mlflow(client, run_id, a.path) if a.is_dir else {a.path: a.file_size})
+    return out
+
+
+@pytest.mark.postgres
+def test_end_to_end_train_resume_test_sweep_against_server(tracking_stack, postgres_url, tiny_data, tiny_opts,
+                                                            tmp_path, monkeypatch, run_cli, interrupt_cli):
+    """Issue 8's integration check: train (killed mid-epoch) -> resume by run id from an empty
+    folder -> test by runs:/ URI -> a 2-worker sweep on its own PostgreSQL database, all against
+    one server; then the backend database and the artifact folder hold what MLflow reports."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
     server, db_url, artifacts_dir = tracking_stack
-    assert os.environ.get("MLFLOW_TRACKING_URI") == server.url
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    env = {"MLFLOW_TRACKING_URI": server.url}
+    client = MlflowClient(server.url)
+    opts = tiny_opts(tiny_data, 3, **{"model.backbone.base_channels": 8, "model.head.in_channels": 64,
+                                      "model.head.deconv_out_channels": "(16,16,16)"})
+    for name in "abcd":
+        (tmp_path / name).mkdir()
+
+    def first_checkpoint_uploaded():  # SIGKILL only once the run has something to resume from
+        runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+        return bool(runs) and "mlpose.last_checkpoint" in runs[0].data.tags
+
+    rc, out = interrupt_cli(["train", "tiny", "--work-dir", "run", "--cfg-options", *opts], tmp_path / "a", env,
+                            until="Epoch(train) [2][2/", sig=signal.SIGKILL, ready=first_checkpoint_uploaded)
+    assert rc == -signal.SIGKILL, out[-2000:]
+    (killed,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    run_id = killed.info.run_id
+    assert killed.info.status == "RUNNING"  # nobody could mark it
+    run_cli(["resume", run_id], tmp_path / "b", env)  # another machine: nothing local
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["mlpose.num_resumes"] == "1"
+
+    best = f"runs:/{run_id}/checkpoints/best.pth"
+    run_cli(["test", "tiny", best, "--work-dir", "t", "--out", "m.json", "--cfg-options", *opts], tmp_path / "c", env)
+    tested = json.loads((tmp_path / "c" / "m.json").read_text())
+    (test_run,) = client.search_runs([run.info.experiment_id], f"tags.`mlpose.source_run_id` = '{run_id}'")
+    assert test_run.info.status == "FINISHED" and test_run.data.tags["mlpose.checkpoint"] == best
+    assert test_run.data.metrics["coco/AP"] == pytest.approx(tested["coco/AP"])
+
+    sweep_db = f"mlpose_sweep_{uuid.uuid4().hex[:10]}"
+    storage = create_database(postgres_url, sweep_db)  # Optuna's alembic table would collide with MLflow's
+    try:
+        recipe = tmp_path / "d" / "tiny-sweep-epe.py"
+        recipe.write_text(SWEEP_RECIPE.format(base=str(Path(__file__).resolve().parents[2] / "experiments" / "tiny-sweep.py")))
+        sweep_opts = [o for o in opts if "_evaluator." not in o] + [
+            "default_hooks.checkpoint.save_best=synth/EPE", "default_hooks.checkpoint.rule=less",
+            "tracking.log_model=False"]
+        run_cli(["sweep", str(recipe), "--workers", "2", "--storage", storage, "--n-trials", "2",
+                 "--study-name", "e2e", "--cfg-options", *sweep_opts], tmp_path / "d", env)
+        assert _query(storage, "SELECT state, count(*) FROM trials GROUP BY state") == [("COMPLETE", 2)]
+        trial_values = sorted(v for (v,) in _query(storage, "SELECT value FROM trial_values"))
+    finally:
+        drop_database(postgres_url, sweep_db)
+    runs = {r.info.run_id: r for r in client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], run_view_type=ViewType.ALL, max_results=100)}
+    children = [r for r in runs.values() if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) == 5 and len(children) == 2  # train, test, sweep parent, 2 trials
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} <= set(runs)
+    assert sorted(r.data.metrics["synth/EPE"] for r in children) == pytest.approx(trial_values)
+
+    # The database holds what MLflow reports ...
+    assert dict(_query(db_url, "SELECT run_uuid, status FROM runs")) == {i: r.info.status for i, r in runs.items()}
+    assert set(_query(db_url, "SELECT status FROM runs")) == {("FINISHED",)}
+    per_step = _query(db_url, "SELECT key, step, count(*) FROM metrics WHERE run_uuid = %s GROUP BY key, step", run_id)
+    assert per_step and {n for _, _, n in per_step} == {1}  # each step once, resume included
+    last_iter = 3 * client.get_metric_history(run_id, "coco/AP")[0].step
+    assert sorted(s for k, s, _ in per_step if k == "loss") == list(range(2, last_iter + 1, 2))
+    assert dict(_query(db_url, "SELECT key, value FROM params WHERE run_uuid = %s", run_id)) == run.data.params
+    # ... and so does the artifact folder, byte for byte where it matters.
+    for rid, r in runs.items():
+        assert r.info.artifact_uri.startswith("mlflow-artifacts:/"), r.info.artifact_uri
+        folder = artifacts_dir / r.info.artifact_uri[len("mlflow-artifacts:/"):]
+        assert _files_on_disk(folder) == _files_in_mlflow(client, rid), rid
+    stored = artifacts_dir / run.info.artifact_uri[len("mlflow-artifacts:/"):] / "checkpoints" / "last.pth"
+    assert stored.read_bytes() == (tmp_path / "b" / "work_dirs" / run_id / "epoch_3.pth").read_bytes()
+    # The best epoch came before the kill: the resumed job logged the model from the run's best.pth.
+    model_id = run.data.tags["mlpose.model.best_model"].split("/")[-1]
+    model = client.get_logged_model(model_id).artifact_location
+    assert (artifacts_dir / model[len("mlflow-artifacts:/"):] / "extra_files" / "checkpoint.pth").read_bytes() == \
+        (stored.parent / "best.pth").read_bytes()
