@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def _tracked(s: Session):
         shutdown()
 
 
+@contextlib.contextmanager
+def _caller_signal_handlers():
+    """Put the caller's SIGINT/SIGTERM handlers back once training (and its upload) is over:
+    in-process callers (sweep workers between trials, notebooks, tests) get Ctrl-C back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
+
+
 def _local_checkpoint(uri: str) -> str:
     """A local path for a checkpoint path, URL or MLflow URI (downloaded when remote)."""
     from mlpose.tracking.uris import resolve_checkpoint
@@ -89,7 +103,7 @@ def train(config: str, opts: TrainOptions) -> dict:
     s = TrainSession(cfg, opts)
     run_id = _start_tracker(s, cfg, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
                             parent_run_id=opts.parent_run_id)
-    with _tracked(s):
+    with _caller_signal_handlers(), _tracked(s):
         s.logger.info(f"config {cfg.filename} | work dir {s.log_dir} | precision {s.precision} | "
                       f"world size {s.world_size} | seed {s.seed} | MLflow run {run_id}")
         s.restore(_local_checkpoint)

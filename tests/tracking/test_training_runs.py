@@ -240,8 +240,10 @@ def test_exception_during_training_ends_failed_with_the_error(epe_recipe, mlflow
     from mlflow import MlflowClient
 
     missing = {"train_dataloader.dataset.data_prefix.img": "images/missing/"}  # read at the first batch
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     with pytest.raises(FileNotFoundError):
         runner.train(epe_recipe.config, runner.TrainOptions(work_dir="run", cfg_options=epe_recipe.options(1, **missing)))
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers  # Ctrl-C works again in the caller
     client = MlflowClient(mlflow_env)
     (run,) = all_runs(client)
     assert run.info.status == "FAILED" and run.data.tags["mlpose.status"] == "FAILED"
