@@ -12,4 +12,6 @@ sweep = dict(
     pruner=dict(type='median', n_startup_trials=2, n_warmup_steps=1),
     n_trials=8,
     max_epochs=10,
+    storage=None,     # None: work_dirs/sweeps/<study>.journal; or sqlite:///..., postgresql://...
+    study_name=None,  # None: the config name; the same name resumes (or joins) the study
 )

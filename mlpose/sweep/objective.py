@@ -28,7 +28,7 @@ from mlpose.tracking.params import canonical_str, truncate
 from mlpose.tracking.redact import redact_text
 
 from .space import SweepSpec
-from .study import RUN_ATTR, SURPLUS_ATTR, is_surplus
+from .study import RUN_ATTR, SURPLUS_ATTR, is_surplus, requeue
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,9 @@ class TrialObjective:
         except optuna.TrialPruned:
             state = "PRUNED"
             raise
-        except SystemExit as exc:  # the trainer's answer to Ctrl-C/SIGTERM: stop the sweep
-            raise KeyboardInterrupt(f"trial {trial.number} interrupted") from exc
+        except (SystemExit, KeyboardInterrupt) as exc:  # Ctrl-C/SIGTERM: stop the sweep, run this trial later
+            requeue(trial.study, frozen)
+            raise KeyboardInterrupt(f"trial {trial.number} interrupted; queued to run again on resume") from exc
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, ConfigError):

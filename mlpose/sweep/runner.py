@@ -12,6 +12,8 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import shlex
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -102,17 +104,22 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
     logger.info("study %s (%s): %d trials, %d worker(s) here; parent MLflow run %s", name,
                 S.storage_label(job.storage), budget, workers, parent)
 
-    interrupted = False
+    interrupted, failed = False, []  # failed: [(worker name, exit code)]
     try:
         if workers == 1:
             work(job, parent, study, worker=0)
         else:
-            _run_workers(job, parent, workers)
+            failed = _run_workers(job, parent, workers)
+            interrupted = any(code == 130 for _, code in failed)  # Ctrl-C reached the workers only
     except KeyboardInterrupt:
         interrupted = True
     result = _finish(client, parent, job, study, interrupted)
     if interrupted:
         raise KeyboardInterrupt("sweep interrupted")
+    if failed and not result["complete"]:
+        codes = "; ".join(f"{name}: exit code {code}" for name, code in failed)
+        raise RuntimeError(f"sweep workers failed ({codes}) before study {job.study_name!r} was complete; "
+                           "see their errors above, then resume with the same --study-name")
     return result
 
 
@@ -164,7 +171,9 @@ def _worker_main(job: SweepJob, parent: str, worker: int, num_workers: int, erro
         raise SystemExit(130)
 
 
-def _run_workers(job: SweepJob, parent: str, num_workers: int) -> None:
+def _run_workers(job: SweepJob, parent: str, num_workers: int) -> list[tuple[str, int]]:
+    """Start ``num_workers`` spawned workers and wait for them; returns ``(name, exit code)`` of
+    those that failed."""
     ctx = multiprocessing.get_context("spawn")  # no fork: torch and MLflow clients are not fork-safe
     errors = ctx.SimpleQueue()
     procs = [ctx.Process(target=_worker_main, args=(job, parent, i, num_workers, errors), name=f"sweep-worker-{i}")
@@ -182,9 +191,7 @@ def _run_workers(job: SweepJob, parent: str, num_workers: int) -> None:
         raise
     if not errors.empty():
         raise ConfigError(errors.get())
-    failed = [f"{p.name}: exit code {p.exitcode}" for p in procs if p.exitcode]
-    if failed:
-        logger.error("sweep workers failed (%s); the study can be resumed with the same --study-name", "; ".join(failed))
+    return [(p.name, p.exitcode) for p in procs if p.exitcode]
 
 
 def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | None, adopt: bool) -> str:
@@ -196,7 +203,7 @@ def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | N
     from mlpose.tracking.tracker import _experiment_id
 
     tags = {"mlpose.sweep": job.study_name, "mlpose.sweep.storage": S.storage_label(job.storage),
-            "mlpose.config": cfg.name}
+            "mlpose.config": cfg.name, "mlpose.command": redact_text(shlex.join(sys.argv))[:5000]}
     launcher_run = os.environ.get("MLFLOW_RUN_ID") if adopt else None
     if launcher_run and _usable(client, launcher_run):
         run_id = launcher_run

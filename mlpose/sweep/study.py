@@ -194,6 +194,14 @@ def parent_run_id(study: optuna.Study, created: bool, make_run: Callable[[], str
     return winner
 
 
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a copy of ``trial`` (same params) to run later, e.g. after Ctrl-C stopped it; the
+    copy replaces it in the budget, as a heartbeat retry does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        RetryHeartbeatStaleTrialCallback(max_retry=None)(study, trial)
+
+
 def superseded(trials: list[FrozenTrial]) -> set[int]:
     """Numbers of trials that were re-queued after a lost heartbeat (their retry replaces them)."""
     return {t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history")}

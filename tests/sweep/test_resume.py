@@ -1,4 +1,7 @@
 """Resuming a study by name, and a trial whose worker died (no heartbeat) being re-run."""
+import os
+import signal
+import threading
 import time
 
 import optuna
@@ -59,4 +62,37 @@ def test_a_trial_whose_worker_died_is_failed_and_rerun_with_the_same_params(work
     rerun = workspace.client.get_run(retry.user_attrs[RUN_ATTR])
     assert rerun.info.status == "FINISHED" and rerun.data.tags["mlpose.retry_of_trial"] == "1"
     assert float(rerun.data.params[f"sweep.{LR}"]) == pytest.approx(lr)
+    assert workspace.client.get_run(result["parent_run_id"]).info.status == "FINISHED"
+
+
+def test_ctrl_c_stops_the_sweep_and_the_interrupted_trial_reruns_on_resume(workspace):
+    opts = workspace.options(**{"sweep.sampler": "random"})
+
+    def press_ctrl_c_mid_trial():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                trials = optuna.load_study(study_name="stop", storage=journal("stop")).get_trials()
+            except (KeyError, FileNotFoundError):
+                trials = []
+            if any(t.state.name == "RUNNING" and t.intermediate_values for t in trials):  # validated once
+                break
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_mid_trial, daemon=True)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(workspace.config, cfg_options=opts + ["sweep.max_epochs=500"], n_trials=1, study_name="stop")
+    presser.join()
+    first = optuna.load_study(study_name="stop", storage=journal("stop")).get_trials()
+    assert [t.state.name for t in first] == ["FAIL", "WAITING"] and first[1].params == first[0].params
+    stopped = workspace.client.get_run(first[0].user_attrs[RUN_ATTR])
+    assert stopped.info.status == "KILLED" and stopped.data.tags["trial_state"] == "FAIL"
+    parents = [r for r in workspace.runs() if "mlpose.sweep.storage" in r.data.tags]
+    assert [r.info.status for r in parents] == ["KILLED"]
+
+    result = run_sweep(workspace.config, cfg_options=opts, n_trials=1, study_name="stop")
+    trials = optuna.load_study(study_name="stop", storage=journal("stop")).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"] and result["complete"]
     assert workspace.client.get_run(result["parent_run_id"]).info.status == "FINISHED"

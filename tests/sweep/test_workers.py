@@ -14,11 +14,12 @@ from mlpose.sweep.study import PARENT_ATTR, RUN_ATTR, create_or_load, open_stora
 
 @pytest.mark.postgres
 def test_two_worker_processes_on_postgres_run_n_trials_once_each(workspace, postgres_db):
-    opts = workspace.options(**{"sweep.sampler": "random"})
-    result = run_sweep(workspace.config, cfg_options=opts, n_trials=4, storage=postgres_db,
-                       study_name="pg", workers=2)
+    # a password in the URL (the local server trusts 127.0.0.1 and ignores it) must never reach MLflow
+    storage = postgres_db.replace("postgresql://postgres@", "postgresql://postgres:pw-SECRET-123@")
+    opts = workspace.options(**{"sweep.sampler": "random", "sweep.storage": storage})
+    result = run_sweep(workspace.config, cfg_options=opts, n_trials=4, study_name="pg", workers=2)
 
-    assert result["complete"] and result["storage"] == postgres_db
+    assert result["complete"] and result["storage"] == storage.replace("pw-SECRET-123", "***")
     study = optuna.load_study(study_name="pg", storage=postgres_db.replace("postgresql://", "postgresql+psycopg2://"))
     trials = study.get_trials()
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]  # none lost, none extra
@@ -30,7 +31,11 @@ def test_two_worker_processes_on_postgres_run_n_trials_once_each(workspace, post
     workers = {t.user_attrs["mlpose.worker"] for t in trials}
     assert f"{socket.gethostname()}:{os.getpid()}" not in workers, workers  # run by the spawned workers
     assert {r.data.tags["mlpose.sweep.worker"] for r in children} == workers
-    assert workspace.client.get_run(result["parent_run_id"]).info.status == "FINISHED"
+    parent = workspace.client.get_run(result["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["mlpose.sweep.storage"] == result["storage"]
+    for run in [parent, *children]:
+        assert "pw-SECRET-123" not in repr(run.data.params) + repr(run.data.tags)
 
 
 @pytest.mark.postgres
