@@ -88,11 +88,14 @@ def _caller_signal_handlers():
                 signal.signal(sig, handler)
 
 
-def _local_checkpoint(uri: str) -> str:
-    """A local path for a checkpoint path, URL or MLflow URI (downloaded when remote)."""
+def _resolve(uri: str, cfg):
+    """``(local path, source run id)`` for a checkpoint path, URL or MLflow URI (downloaded when
+    remote); ``runs:/``/``models:/`` are looked up where this job's runs go (the config's
+    ``tracking.uri`` counts, as for the tracker), not only in MLflow's process-wide default."""
+    from mlpose.tracking.tracker import resolve_tracking_uri
     from mlpose.tracking.uris import resolve_checkpoint
 
-    return resolve_checkpoint(uri)[0]
+    return resolve_checkpoint(uri, tracking_uri=resolve_tracking_uri(cfg))
 
 
 def train(config: str, opts: TrainOptions) -> dict:
@@ -106,7 +109,7 @@ def train(config: str, opts: TrainOptions) -> dict:
     with _caller_signal_handlers(), _tracked(s):
         s.logger.info(f"config {cfg.filename} | work dir {s.log_dir} | precision {s.precision} | "
                       f"world size {s.world_size} | seed {s.seed} | MLflow run {run_id}")
-        s.restore(_local_checkpoint)
+        s.restore(lambda ref: _resolve(ref, cfg)[0])
         s.install_signal_handlers()
         metrics = fit(s)
         best = s.best_path or _earlier_best(s)
@@ -133,7 +136,7 @@ def _earlier_best(s: TrainSession) -> str | None:
     from mlpose.registry import ConfigError
 
     try:
-        return _local_checkpoint(f"runs:/{s.tracker.run_id}/checkpoints/best.pth")
+        return _resolve(f"runs:/{s.tracker.run_id}/checkpoints/best.pth", s.cfg)[0]
     except ConfigError as exc:  # not logged (tracking.log_checkpoints='none'): no model to log
         s.logger.warning(f"best checkpoint of epoch {best['epoch']} is neither in {s.work_dir} nor in MLflow "
                          f"({exc}); the MLflow model is not logged")
@@ -142,12 +145,10 @@ def _earlier_best(s: TrainSession) -> str | None:
 
 def test(config: str, checkpoint: str, opts: TestOptions) -> dict:
     """Evaluate ``checkpoint`` on the config's test set; prints and returns the metrics."""
-    from mlpose.tracking.uris import resolve_checkpoint
-
     cfg = load_config(config, opts.cfg_options)
     s = Session(cfg, opts.work_dir, opts.launcher, amp=False)
     s.set_show(opts.show_dir, opts.show, opts.interval, opts.wait_time)
-    local, source_run = resolve_checkpoint(checkpoint)
+    local, source_run = _resolve(checkpoint, cfg)
     tags = {"mlpose.checkpoint": checkpoint, **({"mlpose.source_run_id": source_run} if source_run else {})}
     _start_tracker(s, cfg, experiment=opts.experiment, command=opts.command, tags=tags)
     with _tracked(s):
