@@ -109,10 +109,10 @@ def test_train_logs_params_tags_metrics_artifacts_and_model(reference, epe_recip
 
     import mlflow.pytorch
 
-    model_uri = tags["mlpose.model.best_model"]
-    assert client.get_logged_model(model_uri.split("/")[-1]).source_run_id == run_id
-    mlflow.set_tracking_uri(reference.uri)
-    model = mlflow.pytorch.load_model(model_uri, map_location="cpu")
+    logged = client.get_logged_model(tags["mlpose.model.best_model"].split("/")[-1])
+    assert logged.source_run_id == run_id
+    model = mlflow.pytorch.load_model(download_artifacts(logged.artifact_location, dst_path=str(tmp_path / "model"),
+                                                         tracking_uri=reference.uri), map_location="cpu")
     best = weights(reference.work / f"best_coco_EPE_epoch_{best_epoch}.pth")
     assert all(torch.equal(t, best[k]) for k, t in model.state_dict().items())
 
@@ -124,8 +124,8 @@ def test_no_credential_in_params_tags_or_artifacts(reference, tmp_path):
     logged = " ".join([*run.data.params.values(), *run.data.tags.values()])
     files = [p for p in Path(download_artifacts(run_id=reference.run_id, dst_path=str(tmp_path / "run"),
                                                 tracking_uri=reference.uri)).rglob("*") if p.is_file()]
-    model = download_artifacts(run.data.tags["mlpose.model.best_model"], dst_path=str(tmp_path / "model"),
-                               tracking_uri=reference.uri)
+    logged = reference.client.get_logged_model(run.data.tags["mlpose.model.best_model"].split("/")[-1])
+    model = download_artifacts(logged.artifact_location, dst_path=str(tmp_path / "model"), tracking_uri=reference.uri)
     files += [p for p in Path(model).rglob("*") if p.is_file()]
     assert len(files) >= 10
     for secret in SECRETS:
@@ -136,9 +136,13 @@ def test_no_credential_in_params_tags_or_artifacts(reference, tmp_path):
 
 def test_test_by_runs_uri_gives_best_validation_metrics_and_links_the_run(reference, epe_recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", reference.uri)
+    # The tracking URI from the config alone: the runs:/ URI is looked up there too.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.setenv("MLPOSE_CACHE", str(tmp_path / "cache"))  # where runs:/ downloads go
+    opts = epe_recipe.options(EPOCHS) + [f"tracking.uri={reference.uri}"]
     metrics = runner.test(epe_recipe.config, f"runs:/{reference.run_id}/checkpoints/best.pth",
-                          runner.TestOptions(work_dir="test", cfg_options=epe_recipe.options(EPOCHS)))
+                          runner.TestOptions(work_dir="test", cfg_options=opts))
+    assert not (tmp_path / "mlflow.db").exists()
     epe = reference.history["coco/EPE"]
     best_step = min(epe, key=lambda p: p[1])[0]
     assert metrics["coco/EPE"] == pytest.approx(min(v for _, v in epe), abs=1e-6)
@@ -158,7 +162,7 @@ def _has_checkpoint(client, run_id):
 def test_killed_then_resumed_by_run_id_elsewhere_equals_the_uninterrupted_run(
         reference, epe_recipe, tmp_path, new_store, interrupt_cli, run_cli, all_runs):
     uri, client = new_store(tmp_path / "first")
-    env = {"MLFLOW_TRACKING_URI": uri}
+    env = {"MLFLOW_TRACKING_URI": uri, "MLPOSE_CACHE": str(tmp_path / "cache")}  # runs:/ downloads
     run_id = None
 
     def checkpoint_uploaded():  # SIGKILL only once the run has something to resume from
