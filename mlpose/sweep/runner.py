@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from mlpose.config import load_config
 from mlpose.registry import ConfigError
+from mlpose.tracking.params import truncate
 from mlpose.tracking.redact import redact_text
 
 from . import study as S
@@ -145,7 +146,7 @@ def work(job: SweepJob, parent: str, study: optuna.Study, worker: int = 0) -> No
                 raise objective.fatal
             try:
                 log_progress(client, parent, study, job.spec)
-            except MlflowException as exc:
+            except Exception as exc:  # noqa: BLE001 - bookkeeping: the next trial matters more
                 logger.warning("could not update the parent run: %s", redact_text(str(exc))[:300])
         elif S.is_complete(trials, job.n_trials):
             return
@@ -212,7 +213,7 @@ def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | N
     else:
         exp_id = _experiment_id(client, cfg.to_dict(), cfg.name, experiment)
         run_id = client.create_run(exp_id, run_name=f"sweep-{job.study_name}", tags=resolve_tags(tags)).info.run_id
-    params = [Param(k, v[:6000]) for k, v in job.spec.describe().items()]
+    params = [Param(k, truncate(v)) for k, v in job.spec.describe().items()]
     client.log_batch(run_id, params=params, synchronous=True)
     if cfg.filename and os.path.isfile(cfg.filename):
         text = Path(cfg.filename).read_text(encoding="utf-8", errors="replace")
@@ -245,8 +246,9 @@ def _finish(client: MlflowClient, parent: str, job: SweepJob, study: optuna.Stud
             client.set_terminated(parent, "FINISHED")
         elif not running:
             client.set_terminated(parent, "KILLED")
-    except MlflowException as exc:
-        logger.warning("could not write the sweep summary to run %s: %s", parent, redact_text(str(exc))[:300])
+    except Exception as exc:  # noqa: BLE001 - the trials are done and stored; say what failed, return them
+        logger.warning("could not write the sweep summary to run %s: %s: %s", parent, type(exc).__name__,
+                       redact_text(str(exc))[:300])
     if best is not None:
         logger.info("study %s: best trial %d, %s=%.4f, params %s, run %s", job.study_name, best["number"],
                     job.spec.metric, best["value"], best["params"], best["run_id"])

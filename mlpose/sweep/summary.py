@@ -17,6 +17,7 @@ import logging
 import math
 import statistics
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,9 @@ def write_summary(client: MlflowClient, parent_run_id: str, study: optuna.Study,
 
 def _importances(study: optuna.Study) -> tuple[dict[str, float], str | None]:
     try:
-        return dict(optuna.importance.get_param_importances(study)), None
+        with warnings.catch_warnings():  # 'too few trials: importances will be equal' is expected early on
+            warnings.simplefilter("ignore", UserWarning)
+            return dict(optuna.importance.get_param_importances(study)), None
     except Exception as exc:  # noqa: BLE001 - too few/too uniform trials: no importance, say why
         return {}, f"{type(exc).__name__}: {exc}"
 

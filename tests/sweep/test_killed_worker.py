@@ -6,7 +6,6 @@ import sys
 import time
 
 import optuna
-import pytest
 
 from mlpose.sweep import run_sweep
 from mlpose.sweep.study import RUN_ATTR, default_storage
