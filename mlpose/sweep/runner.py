@@ -105,7 +105,7 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
     logger.info("study %s (%s): %d trials, %d worker(s) here; parent MLflow run %s", name,
                 S.storage_label(job.storage), budget, workers, parent)
 
-    interrupted, failed = False, []  # failed: [(worker name, exit code)]
+    interrupted, failed, error = False, [], None  # failed: [(worker name, exit code)]
     try:
         if workers == 1:
             work(job, parent, study, worker=0)
@@ -114,11 +114,15 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
             interrupted = any(code == 130 for _, code in failed)  # Ctrl-C reached the workers only
     except KeyboardInterrupt:
         interrupted = True
-    result = _finish(client, parent, job, study, interrupted)
+    except Exception as exc:  # noqa: BLE001 - summarise and end the parent run first, then re-raise
+        error = exc
+    result = _finish(client, parent, job, study, "KILLED" if interrupted else "FAILED" if error or failed else None)
     if interrupted:
         raise KeyboardInterrupt("sweep interrupted")
-    if failed and not result["complete"]:
-        codes = "; ".join(f"{name}: exit code {code}" for name, code in failed)
+    if error is not None:
+        raise error
+    if failed and not result["complete"]:  # a crashed worker matters only if the study is left short
+        codes = "; ".join(f"{worker_name}: exit code {code}" for worker_name, code in failed)
         raise RuntimeError(f"sweep workers failed ({codes}) before study {job.study_name!r} was complete; "
                            "see their errors above, then resume with the same --study-name")
     return result
@@ -233,9 +237,10 @@ def _set_running(client: MlflowClient, parent: str, job: SweepJob) -> None:
     client.set_tag(parent, "mlpose.sweep.n_trials", str(job.n_trials))
 
 
-def _finish(client: MlflowClient, parent: str, job: SweepJob, study: optuna.Study, interrupted: bool) -> dict:
-    """Summarise on the parent run and set its status: FINISHED when the study is complete,
-    KILLED when it stopped early with nothing running, else left RUNNING for other workers."""
+def _finish(client: MlflowClient, parent: str, job: SweepJob, study: optuna.Study, stopped: str | None) -> dict:
+    """Summarise on the parent run and set its status: FINISHED when the study is complete; when
+    it is not and no trial is running anywhere, ``stopped`` (KILLED for Ctrl-C, FAILED for an
+    error) or KILLED (timeout); else left RUNNING for the other workers."""
     trials = study.get_trials(deepcopy=False)
     complete = S.is_complete(trials, job.n_trials)
     best = None
@@ -245,7 +250,7 @@ def _finish(client: MlflowClient, parent: str, job: SweepJob, study: optuna.Stud
         if complete:
             client.set_terminated(parent, "FINISHED")
         elif not running:
-            client.set_terminated(parent, "KILLED")
+            client.set_terminated(parent, stopped or "KILLED")
     except Exception as exc:  # noqa: BLE001 - the trials are done and stored; say what failed, return them
         logger.warning("could not write the sweep summary to run %s: %s: %s", parent, type(exc).__name__,
                        redact_text(str(exc))[:300])

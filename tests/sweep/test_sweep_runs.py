@@ -111,3 +111,5 @@ def test_a_metric_the_trials_do_not_report_stops_the_sweep(workspace):
     with pytest.raises(ConfigError, match=r"sweep.metric='coco/AP' is not a validation metric; the trial reported: synth/EPE"):
         run_sweep(workspace.config, cfg_options=opts, n_trials=3, study_name="nometric")
     assert [t.state.name for t in load_study("nometric").trials] == ["FAIL"]  # not 3 doomed trials
+    parents = [r for r in workspace.runs() if "mlpose.sweep.storage" in r.data.tags]
+    assert [r.info.status for r in parents] == ["FAILED"]  # not left RUNNING
