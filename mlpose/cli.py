@@ -129,7 +129,7 @@ def evaluate(config, predictions, cfg_options, out, experiment):
 
 @cli.command()
 @click.argument("config")
-@click.option("--n-trials", type=int, help="Trials this worker runs (default: sweep.n_trials).")
+@click.option("--n-trials", type=int, help="Total trials of the study, over all workers (default: sweep.n_trials); rerunning with a larger number adds the difference.")
 @click.option("--storage", help="Optuna storage URL (default: sweep.storage, else a journal file in work_dirs/sweeps/).")
 @click.option("--study-name", help="Study name; the same name resumes/joins the study (default: sweep.study_name or the config name).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes on this machine sharing the study.")

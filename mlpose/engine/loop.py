@@ -7,6 +7,7 @@ intervals: the only host syncs in an iteration are at ``log_interval`` boundarie
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 
 import torch
@@ -70,6 +71,9 @@ def fit(s) -> dict:
 
             if state.iteration % log_interval == 0 or state.epoch_iter == iters_per_epoch:
                 means = dict(zip(SCALARS, (sums / count).tolist()))  # the one host sync
+                if not math.isfinite(means["loss"]):
+                    raise FloatingPointError(f"training loss is {means['loss']} at iteration {state.iteration} "
+                                             f"(epoch {epoch + 1}); lower the learning rate or enable clip_grad")
                 now = time.perf_counter()
                 step_time, data_time = (now - t_window) / count, data_wait / count  # window averages
                 eta = (now - t_start) / (state.iteration - iter0) * (max_iters - state.iteration)

@@ -160,8 +160,7 @@ class Session:
             self._stop = True
             self.logger.warning(f"received {signal.Signals(signum).name}: stopping after this step")
 
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        self._saved_handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def stop_requested(self, iteration: int) -> bool:
         if self.world_size == 1:
@@ -186,6 +185,8 @@ class Session:
         return capture_rng_state()
 
     def close(self) -> None:
+        for sig, previous in getattr(self, "_saved_handlers", {}).items():
+            signal.signal(sig, previous)  # a caller (e.g. a sweep) gets its own handlers back
         if self.visualizer is not None:
             self.visualizer.close()
         for handler in list(self.logger.handlers):

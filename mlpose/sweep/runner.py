@@ -205,7 +205,7 @@ def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | N
     from mlflow.entities import Param
     from mlflow.tracking.context.registry import resolve_tags
 
-    from mlpose.tracking.tracker import _experiment_id
+    from mlpose.tracking.tracker import experiment_id
 
     tags = {"mlpose.sweep": job.study_name, "mlpose.sweep.storage": S.storage_label(job.storage),
             "mlpose.config": cfg.name, "mlpose.command": redact_text(shlex.join(sys.argv))[:5000]}
@@ -215,7 +215,7 @@ def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | N
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
     else:
-        exp_id = _experiment_id(client, cfg.to_dict(), cfg.name, experiment)
+        exp_id = experiment_id(client, cfg.to_dict(), cfg.name, experiment)
         run_id = client.create_run(exp_id, run_name=f"sweep-{job.study_name}", tags=resolve_tags(tags)).info.run_id
     params = [Param(k, truncate(v)) for k, v in job.spec.describe().items()]
     client.log_batch(run_id, params=params, synchronous=True)

@@ -61,7 +61,7 @@ def resolve_tracking_uri(cfg: Mapping | None = None, explicit: str | None = None
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", uri)
 
 
-def _experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experiment: str | None) -> str:
+def experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experiment: str | None) -> str:
     name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return os.environ["MLFLOW_EXPERIMENT_ID"]
@@ -148,7 +148,7 @@ class Tracker:
         else:
             from mlflow.tracking.context.registry import resolve_tags  # user, source name/type
 
-            exp_id = _experiment_id(client, plain, config_name, experiment)
+            exp_id = experiment_id(client, plain, config_name, experiment)
             tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
             run = client.create_run(exp_id, run_name=run_name or (plain.get("tracking") or {}).get("run_name"),
                                     tags=resolve_tags(tags))

@@ -109,3 +109,8 @@ def test_resume_semantics(tmp_path, tiny_data, mlflow_env):
 def test_bad_batch_size_is_a_clear_error(tmp_path, tiny_data, mlflow_env):
     with pytest.raises(ConfigError, match="fewer than batch_size"):
         _train(tmp_path, tiny_data, cfg={"train_dataloader.batch_size": 4096})
+
+
+def test_diverging_loss_stops_training_with_a_clear_error(tmp_path, tiny_data, mlflow_env):
+    with pytest.raises(FloatingPointError, match="training loss is nan .*lower the learning rate"):
+        _train(tmp_path, tiny_data, epochs=2, cfg={"optim_wrapper.optimizer.lr": 1e8})
