@@ -145,9 +145,10 @@ def test_test_by_runs_uri_gives_best_validation_metrics_and_links_the_run(refere
     assert not (tmp_path / "mlflow.db").exists()
     epe = reference.history["coco/EPE"]
     best_step = min(epe, key=lambda p: p[1])[0]
-    assert metrics["coco/EPE"] == pytest.approx(min(v for _, v in epe), abs=1e-6)
+    # Float noise only (this process's thread count differs from the training's); epochs differ by ~1 px.
+    assert metrics["coco/EPE"] == pytest.approx(min(v for _, v in epe), rel=1e-5)
     for name, value in metrics.items():
-        assert dict(reference.history[mlflow_key(name)])[best_step] == pytest.approx(value, abs=1e-6), name
+        assert dict(reference.history[mlflow_key(name)])[best_step] == pytest.approx(value, rel=1e-5, abs=1e-6), name
     runs = reference.client.search_runs([reference.run.info.experiment_id], order_by=["start_time DESC"])
     test_run = runs[0]
     assert test_run.info.run_id != reference.run_id and test_run.info.status == "FINISHED"
