@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mlpose-installed
 DEMO_DATA ?= data/synth
-DEMO_ARGS ?= --amp
+DEMO_ARGS ?= --amp --show-dir pics --interval 10
 PYTEST_ARGS ?=
 
 .PHONY: demo test install data clean-demo
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 data: $(STAMP)
 	@test -f $(DEMO_DATA)/annotations/person_keypoints_val.json || \
-		$(VENV)/bin/mlpose data synth $(DEMO_DATA) --num-train 1500 --num-val 100 --image-size 256x256
+		$(VENV)/bin/mlpose data synth $(DEMO_DATA) --num-train 1500 --num-val 100 --image-size 256x256 --difficulty easy
 
 # Train the tiny recipe on generated data, evaluate it, log everything to MLflow (sqlite:///mlflow.db).
 demo: data

@@ -201,6 +201,29 @@ def resume_run(run_id: str, cfg_options: list, work_dir: str | None = None, laun
     return train(str(info.config_path), opts)
 
 
+def _where_to_look(s: Session, metrics: dict) -> None:
+    """Plot the run's curves and tell the user where the run, its files and pictures are."""
+    from mlpose.tracking.compare import compare_runs
+    from mlpose.tracking.redact import redact_text
+
+    tracker = s.tracker
+    tracker.flush()
+    curves = s.log_dir / "curves.png"
+    compare_runs([tracker.run_id], str(curves), tracking_uri=tracker.tracking_uri)
+    tracker.log_artifact(str(curves), "plots")
+    uri = redact_text(tracker.tracking_uri)
+    ui = (f"{uri}/#/experiments/{tracker.experiment_id}/runs/{tracker.run_id}" if uri.startswith("http")
+          else f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000)")
+    lines = [f"finished: {', '.join(f'{k} {v:.4f}' for k, v in list(metrics.items())[:3])}",
+             f"MLflow run {tracker.run_id}: {ui}",
+             f"work dir {s.work_dir}: checkpoints; {s.log_dir}: log, curves.png, vis_data/ "
+             f"(tensorboard --logdir {s.log_dir / 'vis_data'})"]
+    if s.show_dir:
+        lines.append(f"pictures: {s.log_dir / s.show_dir if not Path(s.show_dir).is_absolute() else s.show_dir}")
+    for line in lines:
+        s.logger.info(line)
+
+
 def _report(s: Session, metrics: dict, out: str | None) -> None:
     if dist.is_main():
         s.logger.info("  ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))

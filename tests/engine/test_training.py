@@ -40,6 +40,8 @@ def test_train_writes_log_line_scalars_tensorboard_and_checkpoints(tmp_path, tin
     train_lines = [l for l in lines if "Epoch(train)" in l]
     assert train_lines and all(LOG_LINE.match(l) for l in train_lines), train_lines[:2]
     assert any("precision fp32" in l for l in lines)
+    assert any("mlflow ui --backend-store-uri" in l for l in lines)  # where to look at the run
+    assert (log_dir / "curves.png").stat().st_size > 0
     assert "coco/AP" in result["metrics"]
 
     scalars = [json.loads(l) for l in (log_dir / "vis_data" / "scalars.json").read_text().splitlines()]
