@@ -118,6 +118,8 @@ def train(config: str, opts: TrainOptions) -> dict:
             s.load_weights(best)
             s.tracker.log_model(s.model, registered_model_name=tracking.get("register_model"),
                                 alias=tracking.get("model_alias", "best"), checkpoint_path=best)
+        if s.tracker is not None:
+            _where_to_look(s, metrics)
     return {"run_id": run_id, "work_dir": str(s.work_dir), "metrics": metrics, "best_checkpoint": best}
 
 
