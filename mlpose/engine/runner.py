@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -75,19 +74,6 @@ def _tracked(s: Session):
         shutdown()
 
 
-@contextlib.contextmanager
-def _caller_signal_handlers():
-    """Put the caller's SIGINT/SIGTERM handlers back once training (and its upload) is over:
-    in-process callers (sweep workers between trials, notebooks, tests) get Ctrl-C back."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            if handler is not None:  # None: installed outside Python, cannot be put back
-                signal.signal(sig, handler)
-
-
 def _resolve(uri: str, cfg):
     """``(local path, source run id)`` for a checkpoint path, URL or MLflow URI (downloaded when
     remote); ``runs:/``/``models:/`` are looked up where this job's runs go (the config's
@@ -106,7 +92,7 @@ def train(config: str, opts: TrainOptions) -> dict:
     s = TrainSession(cfg, opts)
     run_id = _start_tracker(s, cfg, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
                             parent_run_id=opts.parent_run_id)
-    with _caller_signal_handlers(), _tracked(s):
+    with _tracked(s):
         s.logger.info(f"config {cfg.filename} | work dir {s.log_dir} | precision {s.precision} | "
                       f"world size {s.world_size} | seed {s.seed} | MLflow run {run_id}")
         s.restore(lambda ref: _resolve(ref, cfg)[0])
