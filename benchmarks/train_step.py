@@ -54,7 +54,6 @@ def full_iteration_time(config: str, data: Path, amp: bool, iters: int, batch: i
     """Median window-average seconds per iteration of a real `mlpose train` run (no validation)."""
     from mlpose.engine.runner import TrainOptions, train
 
-    ann = data / "annotations"
     n = iters * batch
     opts = [
         "train_cfg.max_epochs=1", f"train_dataloader.batch_size={batch}", "train_dataloader.num_workers=2",

@@ -10,7 +10,7 @@ import torch
 
 from mlpose.config import config_text
 from mlpose.engine import dist
-from mlpose.engine.checkpoint import load_checkpoint, restore_rng_state, unwrap_model
+from mlpose.engine.checkpoint import restore_rng_state, unwrap_model
 from mlpose.engine.optim import auto_scale_lr, build_optimizer, make_grad_clipper, parse_optim_wrapper
 from mlpose.engine.scheduler import LRSchedule
 from mlpose.engine.session import Session, TrainState, snapshot_env

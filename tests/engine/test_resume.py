@@ -18,7 +18,7 @@ EPOCHS = 3
 def reference(tmp_path_factory, tiny_data, tiny_opts):
     """The uninterrupted run, shared by the tests of this module."""
     cwd = tmp_path_factory.mktemp("ref")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
     proc = _cli(["train", "tiny", "--work-dir", "ref", "--cfg-options", *tiny_opts(tiny_data, EPOCHS)], cwd, env)
     assert proc.returncode == 0, proc.output[-3000:]
     return cwd / "ref"
@@ -60,7 +60,7 @@ def _assert_same_as_reference(work, reference):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_interrupted_mid_epoch_then_resumed_is_exact(sig, tmp_path, tiny_data, tiny_opts, reference):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
     opts = tiny_opts(tiny_data, EPOCHS)
     first = _cli(["train", "tiny", "--work-dir", "run", "--cfg-options", *opts], tmp_path, env,
                  until="Epoch(train) [2][4/", sig=sig)

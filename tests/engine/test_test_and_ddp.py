@@ -18,6 +18,7 @@ def trained(tmp_path_factory, tiny_data, tiny_opts):
     work = tmp_path_factory.mktemp("trained")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
+        mp.chdir(work)  # MLflow's ./mlruns and any default work dir stay out of the repository
         result = train("tiny", TrainOptions(work_dir=str(work / "run"), cfg_options=tiny_opts(tiny_data, 2)))
         yield work, result
 

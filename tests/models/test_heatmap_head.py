@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mlpose.models import HeatmapHead, flip_heatmaps
+from mlpose.models import flip_heatmaps
 from mlpose.registry import MODELS, ConfigError, build
 
 

@@ -20,19 +20,11 @@ def sweep_data(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def empty_mlflow_db(tmp_path_factory) -> Path:
-    """An MLflow SQLite store with its tables created (copying it is much faster than migrating)."""
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def workspace(tmp_path, monkeypatch, sweep_data, empty_mlflow_db):
+def workspace(tmp_path, monkeypatch, sweep_data, empty_mlflow_store):
     """cwd = a fresh folder with its own MLflow SQLite store; yields a helper namespace."""
     monkeypatch.chdir(tmp_path)
-    shutil.copy(empty_mlflow_db, tmp_path / "mlflow.db")
+    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):

@@ -32,9 +32,9 @@ def spec_of(direction="maximize"):
 
 
 @pytest.fixture
-def parent(tmp_path, monkeypatch, empty_mlflow_db):
+def parent(tmp_path, monkeypatch, empty_mlflow_store):
     monkeypatch.chdir(tmp_path)
-    shutil.copy(empty_mlflow_db, tmp_path / "mlflow.db")
+    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     return client, client.create_run("0").info.run_id
 

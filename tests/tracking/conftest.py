@@ -56,3 +56,9 @@ def _all_runs(client, view=ViewType.ACTIVE_ONLY):
 def all_runs():
     """``all_runs(client, view=ACTIVE_ONLY)``: the runs of every experiment of the store."""
     return _all_runs
+
+
+@pytest.fixture
+def uri(mlflow_env) -> str:
+    """A fresh SQLite store for the test (see ``mlflow_env``), under the name these tests use."""
+    return mlflow_env

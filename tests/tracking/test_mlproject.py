@@ -79,21 +79,9 @@ def test_mlproject_file_declares_what_the_parser_accepts():
     assert train["amp"].default == "false" and train["config"].default is None  # config is required
 
 
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    """An empty store, created once per module (schema migrations take seconds) and copied."""
-    folder, cwd = tmp_path_factory.mktemp("template"), os.getcwd()
-    os.chdir(folder)  # the Default experiment's artifact folder is fixed at creation, from the cwd
-    try:
-        MlflowClient(f"sqlite:///{folder}/mlflow.db").search_experiments()
-    finally:
-        os.chdir(cwd)
-    return folder / "mlflow.db"
-
-
 @pytest.fixture
-def store(tmp_path, monkeypatch, template_db):
-    shutil.copy(template_db, tmp_path / "mlflow.db")
+def store(tmp_path, monkeypatch, empty_mlflow_store):
+    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
     monkeypatch.chdir(tmp_path)
     for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(var, raising=False)

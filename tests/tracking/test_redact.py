@@ -1,6 +1,4 @@
 """Credentials never reach MLflow: redaction of text, dicts, and of everything a run logs."""
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -68,28 +66,6 @@ def test_redact_dict_by_key_and_value():
 ])
 def test_is_secret_key(key, secret):
     assert is_secret_key(key) is secret
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    """An empty store, created once per module (schema migrations take seconds) and copied."""
-    folder, cwd = tmp_path_factory.mktemp("template"), os.getcwd()
-    os.chdir(folder)  # the Default experiment's artifact folder is fixed at creation, from the cwd
-    try:
-        MlflowClient(f"sqlite:///{folder}/mlflow.db").search_experiments()
-    finally:
-        os.chdir(cwd)
-    return folder / "mlflow.db"
-
-
-@pytest.fixture
-def uri(tmp_path, monkeypatch, template_db):
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    return f"sqlite:///{tmp_path}/mlflow.db"
 
 
 def test_secrets_never_reach_params_tags_or_artifacts(uri, tmp_path, monkeypatch):

@@ -1,6 +1,4 @@
 """Fetching a run for resume from an empty folder: its config, its newest complete checkpoint."""
-import os
-import shutil
 
 import pytest
 import torch
@@ -10,28 +8,6 @@ from mlpose.config import load_config
 from mlpose.registry import ConfigError
 from mlpose.tracking import Tracker, fetch_run_for_resume, latest_checkpoint
 from mlpose.tracking.tracker import LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    """An empty store, created once per module (schema migrations take seconds) and copied."""
-    folder, cwd = tmp_path_factory.mktemp("template"), os.getcwd()
-    os.chdir(folder)  # the Default experiment's artifact folder is fixed at creation, from the cwd
-    try:
-        MlflowClient(f"sqlite:///{folder}/mlflow.db").search_experiments()
-    finally:
-        os.chdir(cwd)
-    return folder / "mlflow.db"
-
-
-@pytest.fixture
-def uri(tmp_path, monkeypatch, template_db):
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    return f"sqlite:///{tmp_path}/mlflow.db"
 
 
 def save(path, epoch):
