@@ -31,21 +31,24 @@ GREATER_KEYS = ("AP", "AR", "PCK", "AUC", "acc")
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> str:
-    """Write ``state`` to ``path`` atomically.
-
-    The data goes to a hidden temporary file in the same directory, is flushed and
-    fsync'ed, then renamed over ``path`` (``os.replace``), so a crash at any moment leaves
-    either the previous file or the complete new one under that name, never a partial file.
+    """Write ``state`` to ``path`` atomically (see :func:`_write_atomic`).
 
     Returns:
         ``path`` as a string.
     """
+    return _write_atomic(path, lambda f: torch.save(state, f), binary=True)
+
+
+def _write_atomic(path: str | os.PathLike, write: Callable, binary: bool) -> str:
+    """Call ``write(file)`` on a hidden temporary file in ``path``'s directory, flush and
+    fsync it, then rename it over ``path`` (``os.replace``): a crash at any moment leaves
+    either the previous file or the complete new one under that name, never a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -308,15 +311,5 @@ class CheckpointManager:
 
 
 def save_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace the text file ``path`` atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace the text file ``path`` atomically (see :func:`_write_atomic`)."""
+    _write_atomic(path, lambda f: f.write(text), binary=False)

@@ -14,26 +14,17 @@ from mlpose.engine import dist
 from mlpose.engine.launch import shutdown
 from mlpose.engine.loop import Interrupted, evaluate, fit
 from mlpose.engine.session import Session
-from mlpose.engine.trainer import TrainOptions, TrainSession
+from mlpose.engine.trainer import RunOptions, TrainOptions, TrainSession
 
 __all__ = ["TrainOptions", "TestOptions", "train", "test", "evaluate_predictions", "resume_run"]
 
 
 @dataclasses.dataclass
-class TestOptions:
+class TestOptions(RunOptions):
     """What ``mlpose test`` accepts besides config and checkpoint."""
 
-    work_dir: str | None = None
     out: str | None = None
     dump: str | None = None
-    cfg_options: list = dataclasses.field(default_factory=list)
-    show_dir: str | None = None
-    show: bool = False
-    interval: int = 1
-    wait_time: float = 1.0
-    launcher: str = "none"
-    experiment: str | None = None
-    command: list = dataclasses.field(default_factory=list)
 
 
 def _start_tracker(s: Session, cfg, *, experiment, command, run_id=None, parent_run_id=None, tags=None):

@@ -19,14 +19,10 @@ from mlpose.registry import ConfigError
 
 
 @dataclasses.dataclass
-class TrainOptions:
-    """What ``mlpose train`` accepts besides the config (see ``mlpose train --help``)."""
+class RunOptions:
+    """What ``mlpose train`` and ``mlpose test`` both accept besides the config."""
 
     work_dir: str | None = None
-    resume: str | None = None  # None, 'auto' (latest in work dir) or a checkpoint path/URI
-    amp: bool = False
-    no_validate: bool = False
-    auto_scale_lr: bool = False
     cfg_options: list = dataclasses.field(default_factory=list)
     show_dir: str | None = None
     show: bool = False
@@ -35,6 +31,16 @@ class TrainOptions:
     launcher: str = "none"
     experiment: str | None = None
     command: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class TrainOptions(RunOptions):
+    """What ``mlpose train`` accepts besides the config (see ``mlpose train --help``)."""
+
+    resume: str | None = None  # None, 'auto' (latest in work dir) or a checkpoint path/URI
+    amp: bool = False
+    no_validate: bool = False
+    auto_scale_lr: bool = False
     run_id: str | None = None  # attach to this MLflow run (resume by run id, sweep trials)
     parent_run_id: str | None = None
     on_validate: Callable[[int, int, dict], None] | None = None  # (epoch, step, metrics), e.g. pruning
