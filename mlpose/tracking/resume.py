@@ -16,12 +16,11 @@ from typing import NamedTuple
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from mlpose.registry import ConfigError
 from mlpose.tracking.params import RESOLVED_CONFIG
-from mlpose.tracking.redact import redact_text
-from mlpose.tracking.tracker import LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG, resolve_tracking_uri
+from mlpose.tracking.tracker import (LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG, get_existing_run,
+                                     resolve_tracking_uri)
 
 _EPOCH = re.compile(r"^checkpoints/epoch_(\d+)\.pth$")
 
@@ -77,17 +76,7 @@ def fetch_run_for_resume(run_id: str, dst_dir: str | os.PathLike, tracking_uri: 
     """
     uri = resolve_tracking_uri(None, tracking_uri)
     client = MlflowClient(uri)
-    where = f"at tracking URI {redact_text(uri)!r}"
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise ConfigError(f"cannot resume: MLflow run {run_id!r} not found {where}; "
-                              "check the run id and MLFLOW_TRACKING_URI") from None
-        raise
-    if run.info.lifecycle_stage == "deleted":
-        raise ConfigError(f"cannot resume: MLflow run {run_id!r} is deleted; restore it with "
-                          f"'mlflow runs restore --run-id {run_id}' first")
+    run = get_existing_run(client, run_id, uri, action="cannot resume: ")
     config_artifact = f"config/{RESOLVED_CONFIG}"
     if config_artifact not in {a.path for a in client.list_artifacts(run_id, "config")}:
         raise ConfigError(f"cannot resume: MLflow run {run_id!r} has no {config_artifact} artifact "

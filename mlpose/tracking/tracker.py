@@ -80,16 +80,27 @@ def experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experime
     return exp.experiment_id
 
 
-def _attach(client: MlflowClient, run_id: str, uri: str):
+def get_existing_run(client: MlflowClient, run_id: str, uri: str, action: str = ""):
+    """``client.get_run(run_id)``, or a one-line ConfigError when the run is missing or deleted.
+
+    Args:
+        action: what was being tried, put first in the message (e.g. ``'cannot resume: '``).
+    """
     try:
         run = client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise ConfigError(f"MLflow run {run_id!r} not found at tracking URI {redact_text(uri)!r}; "
+            raise ConfigError(f"{action}MLflow run {run_id!r} not found at tracking URI {redact_text(uri)!r}; "
                               "check the run id and MLFLOW_TRACKING_URI") from None
         raise
     if run.info.lifecycle_stage == "deleted":
-        raise ConfigError(f"MLflow run {run_id!r} is deleted; restore it (mlflow runs restore --run-id {run_id}) first")
+        raise ConfigError(f"{action}MLflow run {run_id!r} is deleted; restore it "
+                          f"(mlflow runs restore --run-id {run_id}) first")
+    return run
+
+
+def _attach(client: MlflowClient, run_id: str, uri: str):
+    run = get_existing_run(client, run_id, uri)
     client.update_run(run_id, status="RUNNING")
     return run
 
