@@ -13,7 +13,7 @@ import time
 import torch
 
 from mlpose.engine import dist
-from mlpose.engine.logger import format_log_line
+from mlpose.engine.logger import format_log_line, memory_mb
 from mlpose.engine.progress import progress_bar
 
 SCALARS = ("loss", "loss_kpt", "acc_pose")
@@ -77,7 +77,7 @@ def fit(s) -> dict:
                 now = time.perf_counter()
                 step_time, data_time = (now - t_window) / count, data_wait / count  # window averages
                 eta = (now - t_start) / (state.iteration - iter0) * (max_iters - state.iteration)
-                scalars = {**lrs, "data_time": data_time, "time": step_time, "memory": s.memory_mb(), **means}
+                scalars = {**lrs, "data_time": data_time, "time": step_time, "memory": memory_mb(device), **means}
                 sums.zero_()
                 count, data_wait, t_window = 0, 0.0, now
                 if dist.is_main():

@@ -121,13 +121,6 @@ class Session:
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
-    def memory_mb(self) -> int:
-        if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device) // 2**20)
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
-
     def record(self, scalars: dict, step: int) -> None:
         """Send scalars (python floats) to the vis backends and MLflow; rank 0 only."""
         if self.visualizer is not None:
