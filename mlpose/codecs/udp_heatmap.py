@@ -24,6 +24,9 @@ class UDPHeatmap:
         blur_kernel_size: odd Gaussian kernel size of the decoding blur.
     """
 
+    #: crops span pixel centres 0..W-1 (not 0..W): how predictions map back to the image
+    corner_aligned = True
+
     def __init__(
         self,
         input_size: tuple[int, int],

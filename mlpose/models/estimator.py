@@ -159,7 +159,9 @@ class TopdownPoseEstimator(nn.Module):
         """Decode heatmaps with the head's codec and map keypoints to image pixels.
 
         A keypoint at input-crop pixel ``p`` maps to ``p / input_size * scale + center -
-        scale / 2`` using each meta's ``input_size`` (w, h), ``center`` and ``scale``.
+        scale / 2`` using each meta's ``input_size`` (w, h), ``center`` and ``scale``; with a
+        corner-aligned (UDP) codec, whose crops put the box edges on the first and last pixel
+        centres, ``input_size - 1`` takes the place of ``input_size``.
 
         Args:
             heatmaps: ``(B, K, h, w)``.
@@ -173,13 +175,14 @@ class TopdownPoseEstimator(nn.Module):
             raise ValueError(f"{len(metas)} metas for a batch of {heatmaps.shape[0]}")
         keypoints, scores = self.head.decode(heatmaps)
         codec_size = getattr(self.head.decoder, "input_size", None)
+        corner = float(getattr(self.head.decoder, "corner_aligned", False))
         maps = heatmaps.detach().float().cpu().numpy() if self.test_cfg["output_heatmaps"] else None
         preds = []
         for i, meta in enumerate(metas):
             input_size = np.asarray(meta.get("input_size", codec_size), dtype=np.float32)
             center = np.asarray(meta["center"], dtype=np.float32)
             scale = np.asarray(meta["scale"], dtype=np.float32)
-            kpts = keypoints[i] / input_size * scale + center - 0.5 * scale
+            kpts = keypoints[i] / (input_size - corner) * scale + center - 0.5 * scale
             pred = dict(
                 keypoints=kpts.astype(np.float32),
                 keypoint_scores=np.asarray(scores[i], dtype=np.float32),

@@ -121,6 +121,22 @@ def test_known_heatmap_peak_maps_to_known_image_point():
     assert "heatmaps" not in pred
 
 
+def test_udp_prediction_returns_to_the_image_point_it_was_warped_from():
+    """UDP crops put the box edges on pixel centres 0 and W-1: the way back must too."""
+    from mlpose.datasets.transforms import get_udp_warp_matrix
+
+    udp = dict(type="UDPHeatmap", input_size=(64, 96), heatmap_size=(16, 24), sigma=1)
+    model = make(head={**model_cfg()["head"], "decoder": udp})
+    center, scale = np.array([100.0, 200.0]), np.array([128.0, 192.0])
+    points = np.array([[70.0, 150.0], [100.0, 200.0], [125.0, 250.0], [85.0, 181.0]])  # off the edges
+    warp = get_udp_warp_matrix(center, scale, 0.0, (64, 96))
+    crop = points @ warp[:, :2].T + warp[:, 2]
+    heatmaps = model.head.decoder.encode(crop[None].astype(np.float32))["heatmaps"]
+    m = meta(center=center.astype(np.float32), scale=scale.astype(np.float32))
+    (pred,) = model.heatmaps_to_predictions(torch.from_numpy(heatmaps)[None], [m])
+    np.testing.assert_allclose(pred["keypoints"], points, atol=0.1)  # pixels; 1 crop px = 2 here
+
+
 def test_predict_is_decode_of_flip_averaged_heatmaps():
     model = lively(make())
     x, metas = images(), [meta(), meta(center=(50.0, 60.0))]
