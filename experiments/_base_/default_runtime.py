@@ -10,7 +10,8 @@ default_hooks = dict(
     visualization=dict(type='PoseVisualizationHook', enable=False, interval=50, kpt_thr=0.3),
 )
 
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'))
+# channels_last: None = NHWC on CPUs (faster in fp32 and bf16) and for AMP on GPUs; True/False forces it
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'), channels_last=None)
 
 visualizer = dict(
     type='PoseLocalVisualizer',

@@ -32,7 +32,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "model_alias": str, "log_checkpoints": str, "log_model": bool, "run_name": (str, NoneType),
     },
     "custom_imports": {"imports": (list, str), "allow_failed_imports": bool},
-    "env_cfg": {"cudnn_benchmark": bool, "mp_cfg": dict, "dist_cfg": dict},
+    "env_cfg": {"cudnn_benchmark": bool, "mp_cfg": dict, "dist_cfg": dict, "channels_last": (bool, NoneType)},
     "visualizer": {"type": str, "vis_backends": list, "name": str, "radius": NUM, "line_width": NUM,
                    "alpha": NUM, "kpt_thr": NUM, "save_dir": (str, NoneType)},
     "log_processor": {"type": str, "window_size": int, "by_epoch": bool, "num_digits": int},

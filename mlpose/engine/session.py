@@ -78,6 +78,8 @@ class Session:
     # ----- building -------------------------------------------------------------------------
     def build_model(self) -> torch.nn.Module:
         self.model = build(self.cfg.model, MODELS, "model").to(self.device)
+        if self.channels_last():
+            self.model = self.model.to(memory_format=torch.channels_last)
         if self.cfg.get("sync_bn") and self.world_size > 1:
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.ddp_model = self.model
@@ -85,6 +87,12 @@ class Session:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         return self.model
+
+    def channels_last(self) -> bool:
+        """``env_cfg.channels_last``; by default NHWC on CPUs (faster in fp32 and bf16 alike)
+        and for AMP on GPUs (tensor cores), NCHW for fp32 on GPUs."""
+        choice = (self.cfg.get("env_cfg") or {}).get("channels_last")
+        return (self.device.type == "cpu" or self.amp) if choice is None else choice
 
     def build_loader(self, split: str, train: bool):
         key = f"{split}_dataloader"

@@ -90,6 +90,16 @@ def test_frozen_parameters_do_not_change_bit_for_bit():
     assert not torch.equal(model.head.weight, head_before)
 
 
+@pytest.mark.parametrize("kind", ["Adam", "AdamW", "SGD"])
+def test_fused_kernels_by_default_unless_the_config_chooses(kind):
+    def built(**extra):
+        return build_optimizer(Tiny(), dict(optimizer=dict(type=kind, lr=0.1, **extra))).defaults
+
+    assert built()["fused"] is True
+    assert not built(foreach=True)["fused"] and built(foreach=True)["foreach"] is True
+    assert not built(fused=False)["fused"]
+
+
 def test_everything_frozen_is_a_config_error():
     cfg = dict(optimizer=dict(type="Adam", lr=1e-3), paramwise_cfg=dict(custom_keys={"": dict(lr_mult=0, decay_mult=0)}))
     with pytest.raises(ConfigError, match="every parameter is frozen"):

@@ -94,6 +94,16 @@ def test_amp_runs_bfloat16_on_cpu_and_says_so(tmp_path, tiny_data, mlflow_env):
     assert not list((tmp_path / "run").glob("best_*"))  # --no-validate: no metric, no best
 
 
+def test_cpu_training_runs_channels_last_unless_told_not_to(tmp_path, tiny_data, mlflow_env):
+    def conv1(name, **cfg):
+        _train(tmp_path, tiny_data, name=name, epochs=1, no_validate=True, cfg=cfg)
+        return load_checkpoint(tmp_path / name / "epoch_1.pth")["model"]["backbone.conv1.weight"]
+
+    assert conv1("auto").is_contiguous(memory_format=torch.channels_last)
+    nchw = conv1("off", **{"env_cfg.channels_last": False})
+    assert nchw.is_contiguous() and not nchw.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_resume_semantics(tmp_path, tiny_data, mlflow_env):
     # --resume with nothing in the work dir starts from scratch
     _train(tmp_path, tiny_data, "r", epochs=1, resume="auto")
