@@ -170,9 +170,10 @@ def data():
 @click.option("--num-val", type=int, default=50, show_default=True, help="Validation images.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--image-size", default="256x256", show_default=True, metavar="WxH")
-@click.option("--difficulty", type=click.Choice(["normal", "easy"]), default="normal", show_default=True,
+@click.option("--difficulty", type=click.Choice(["normal", "easy", "simple"]), default="normal", show_default=True,
               help="normal: 1-5 people, frequent occlusion, border cuts, clutter; easy: the same kinds of "
-                   "scene, rarer and milder (the demo's data).")
+                   "scene, rarer and milder; simple: 1-2 whole, unoccluded people facing the camera "
+                   "(the demo's data).")
 def data_synth(out, num_train, num_val, seed, image_size, difficulty):
     """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT."""
     from mlpose.datasets.synth import generate

@@ -160,19 +160,26 @@ def test_bad_arguments_raise_config_error(tmp_path):
 
 
 def _scene_stats(difficulty: str, n: int = 60) -> dict:
-    """Labelled people per image, and how many are cut by the border or partly hidden."""
-    people = cut = hidden = 0
+    """Labelled people per image; how many are cut by the border, partly hidden, or overlap
+    another labelled person's box."""
+    people = cut = hidden = overlapping = 0
     for i in range(n):
         rng = np.random.default_rng([7, i])
         _, out, _ = compose(rng, 96, 96, crowd=False, tiny=False,
                             difficulty=PRESETS[difficulty])
+        boxes = [p["bbox"] for p in out if p["labelled"]]
         for person in out:
             vis = person["vis"][[P[name] for name in COCO_KEYPOINTS]]
             if person["labelled"] and vis.any():
                 people += 1
                 cut += bool(np.any(vis == 0))
                 hidden += bool(np.any(vis == 1))
-    return dict(people=people / n, cut=cut, hidden=hidden)
+                overlapping += sum(_intersect(person["bbox"], b) for b in boxes) > 1  # itself
+    return dict(people=people / n, cut=cut, hidden=hidden, overlapping=overlapping)
+
+
+def _intersect(a, b) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
 
 
 def test_easy_preset_keeps_the_hard_cases_but_fewer():
@@ -182,16 +189,24 @@ def test_easy_preset_keeps_the_hard_cases_but_fewer():
     assert 0 < easy["hidden"] < normal["hidden"]
 
 
+def test_simple_preset_people_are_whole_and_apart():
+    easy, simple = _scene_stats("easy"), _scene_stats("simple")
+    assert simple["cut"] == 0 and simple["overlapping"] == 0
+    assert _scene_stats("normal")["overlapping"] > 0  # the check can see overlaps
+    assert simple["hidden"] < easy["hidden"]
+
+
 def test_easy_views_rarely_turn_their_back():
     def back_share(preset: str) -> float:
         d, rng = PRESETS[preset], np.random.default_rng(0)
-        views = [sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p)
+        views = [sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p, d.front_yaw)
                  for _ in range(2000)]
         # The body's forward axis (+Z) pointing away from the camera (-Z in camera space).
         return float(np.mean([v[2, 2] < 0 for v in views]))
 
     assert back_share("normal") > 0.2
     assert back_share("easy") < 0.03
+    assert back_share("simple") < 0.03
 
 
 def test_difficulty_changes_the_data_and_is_recorded(tmp_path):
@@ -204,5 +219,5 @@ def test_difficulty_changes_the_data_and_is_recorded(tmp_path):
     assert (tmp_path / "e" / ann).read_bytes() != (tmp_path / "n" / ann).read_bytes()
     info = json.loads((tmp_path / "e" / "annotations/synth_info.json").read_text())
     assert info["difficulty"] == summary["difficulty"] == "easy"
-    with pytest.raises(ConfigError, match="difficulty 'hard'.*easy.*normal"):
+    with pytest.raises(ConfigError, match="difficulty 'hard'.*easy.*normal.*simple"):
         generate(tmp_path / "x", difficulty="hard", **kw)

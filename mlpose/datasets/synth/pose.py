@@ -59,8 +59,10 @@ def _limb_dir(abduction: float, flexion: float, side: int) -> np.ndarray:
     return rot_x(-flexion) @ rot_z(side * abduction) @ down
 
 
-def sample_pose(rng: np.random.Generator, style_p: tuple[float, ...] = STYLE_P) -> dict:
-    """Sample a body-frame 3D pose; ``style_p`` are the probabilities of :data:`STYLES`.
+def sample_pose(rng: np.random.Generator, style_p: tuple[float, ...] = STYLE_P,
+                head_turn: float = 30.0) -> dict:
+    """Sample a body-frame 3D pose; ``style_p`` are the probabilities of :data:`STYLES`, and
+    the head turns from the body by ``N(0, head_turn)`` degrees.
 
     Returns:
         dict with ``points`` float64 (len(POINTS), 3) in body heights, ``head_radius``,
@@ -85,7 +87,7 @@ def sample_pose(rng: np.random.Generator, style_p: tuple[float, ...] = STYLE_P) 
         pts[P[f"{name}_hip"]] = np.array([side * hw, 0.0, 0.0])
 
     # Head: its own yaw/pitch/roll on top of the torso lean.
-    r_h = rot_x(lean + deg(rng.normal(0, 12))) @ rot_y(deg(rng.normal(0, 30))) \
+    r_h = rot_x(lean + deg(rng.normal(0, 12))) @ rot_y(deg(rng.normal(0, head_turn))) \
         @ rot_z(deg(rng.normal(0, 10)))
     h_left, h_up, h_fwd = r_h[:, 0], r_h[:, 1], r_h[:, 2]
     c = pts[P["neck"]] + u(0.045, 0.065) * up_t + r_head * h_up
@@ -130,18 +132,19 @@ def sample_pose(rng: np.random.Generator, style_p: tuple[float, ...] = STYLE_P) 
 
 
 def sample_view(rng: np.random.Generator, front_p: float = 0.55, other_yaw: float = 180.0,
-                upright_p: float = 0.85, lying_p: float = 0.03) -> np.ndarray:
+                upright_p: float = 0.85, lying_p: float = 0.03, front_yaw: float = 35.0) -> np.ndarray:
     """A random whole-body rotation: mostly upright, mostly towards the camera. (3, 3).
 
     Args:
         rng: random generator.
-        front_p: probability of a yaw drawn from N(0, 35) degrees (facing the camera);
+        front_p: probability of a yaw drawn from N(0, front_yaw) degrees (facing the camera);
             otherwise it is uniform in [-other_yaw, other_yaw] degrees.
         other_yaw: see ``front_p``; 180 allows back views.
         upright_p: probability of a roll from N(0, 6) degrees, else uniform in +-70.
         lying_p: probability of lying down (roll +-90).
+        front_yaw: see ``front_p``.
     """
-    yaw = rng.normal(0, 35) if rng.random() < front_p else rng.uniform(-other_yaw, other_yaw)
+    yaw = rng.normal(0, front_yaw) if rng.random() < front_p else rng.uniform(-other_yaw, other_yaw)
     roll = rng.normal(0, 6) if rng.random() < upright_p else rng.uniform(-70, 70)
     if rng.random() < lying_p:  # someone lying down
         roll = rng.choice([-90.0, 90.0]) + rng.normal(0, 10)

@@ -58,9 +58,14 @@ def _place(rng, rel: np.ndarray, width: int, height: int, cut: bool) -> np.ndarr
     return origin
 
 
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether boxes (x1, y1, x2, y2) intersect."""
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
 def _new_person(rng, scale: float, d: Difficulty) -> dict:
-    pose = sample_pose(rng, d.style_p)
-    view = sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p)
+    pose = sample_pose(rng, d.style_p, d.head_turn)
+    view = sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p, d.front_yaw)
     rel = extent(project(pose, view, scale, (0.0, 0.0)), scale)
     return dict(pose=pose, view=view, scale=scale, rel=rel, app=appearance(rng))
 
@@ -132,7 +137,13 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
             prev, o = people[-1]
             origin = o + rng.normal(0, [0.25 * prev["scale"], 0.08 * prev["scale"]])
         else:
-            origin = _place(rng, person["rel"], width, height, cut=big or rng.random() < d.cut_p)
+            cut = big or rng.random() < d.cut_p
+            origin = _place(rng, person["rel"], width, height, cut)
+            for _ in range(0 if d.overlap else 20):  # look for a free spot; crowded images keep the last try
+                if not any(_overlap(person["rel"] + np.tile(origin, 2), p["rel"] + np.tile(o, 2))
+                           for p, o in people):
+                    break
+                origin = _place(rng, person["rel"], width, height, cut)
         people.append((person, origin))
     if rng.random() < 0.3 if tiny is None else tiny:
         # Too small to label: a box without keypoints, as COCO has many.

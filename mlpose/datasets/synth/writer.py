@@ -118,8 +118,9 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
         seed: random seed.
         image_size: (width, height) in pixels, each >= 32.
         progress: show a progress bar.
-        difficulty: scene preset, ``"normal"`` (the full variety) or ``"easy"`` (the same
-            hard cases, rarer and milder: see :mod:`~mlpose.datasets.synth.difficulty`).
+        difficulty: scene preset, ``"normal"`` (the full variety), ``"easy"`` (the same
+            hard cases, rarer and milder) or ``"simple"`` (whole, unoccluded people; the
+            demo's): see :mod:`~mlpose.datasets.synth.difficulty`.
 
     Returns:
         summary dict: ``out_dir``, per-split ``images``/``instances``/``labelled``/``crowd``
