@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 data: $(STAMP)
 	@test -f $(DEMO_DATA)/annotations/person_keypoints_val.json || \
-		$(VENV)/bin/mlpose data synth $(DEMO_DATA) --num-train 1500 --num-val 100 --image-size 256x256 --difficulty easy
+		$(VENV)/bin/mlpose data synth $(DEMO_DATA) --num-train 1500 --num-val 100 --image-size 256x256 --difficulty simple
 
 # Train the tiny recipe on generated data, evaluate it, log everything to MLflow (sqlite:///mlflow.db).
 demo: data

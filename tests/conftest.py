@@ -51,7 +51,7 @@ def tiny_options(data: Path, epochs: int = 2, **extra) -> list[str]:
     ann = data / "annotations"
     opts = {
         "model.backbone.base_channels": 16, "model.head.in_channels": 128,
-        "model.head.deconv_out_channels": "(32,32,32)",
+        "model.head.deconv_out_channels": "(32,32,16,16)",
         "train_cfg.max_epochs": epochs, "train_cfg.val_interval": 1,
         "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
         "train_dataloader.dataset.data_root": str(data),

@@ -239,7 +239,7 @@ def test_end_to_end_train_resume_test_sweep_against_server(tracking_stack, postg
     env = {"MLFLOW_TRACKING_URI": server.url, "MLPOSE_CACHE": str(tmp_path / "cache")}  # runs:/ downloads
     client = MlflowClient(server.url)
     opts = tiny_opts(tiny_data, 3, **{"model.backbone.base_channels": 8, "model.head.in_channels": 64,
-                                      "model.head.deconv_out_channels": "(16,16,16)"})
+                                      "model.head.deconv_out_channels": "(16,16,8,8)"})
     for name in "abcd":
         (tmp_path / name).mkdir()
 

@@ -48,7 +48,7 @@ class Workspace:
         """--cfg-options making the tiny recipe a seconds-long CPU run on the tiny data."""
         opts = {
             "model.backbone.base_channels": 8, "model.head.in_channels": 64,
-            "model.head.deconv_out_channels": "(16,16,16)",
+            "model.head.deconv_out_channels": "(16,16,8,8)",
             "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
             "train_dataloader.dataset.data_root": str(self.data),
             "val_dataloader.batch_size": 8, "val_dataloader.num_workers": 0,

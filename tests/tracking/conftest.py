@@ -27,7 +27,7 @@ def epe_recipe(tmp_path_factory, tiny_data, tiny_opts):
 
     def options(epochs: int, **extra) -> list[str]:
         small = {"model.backbone.base_channels": 8, "model.head.in_channels": 64,
-                 "model.head.deconv_out_channels": "(16,16,16)"}  # a quarter of tiny_opts' model
+                 "model.head.deconv_out_channels": "(16,16,8,8)"}  # a quarter of tiny_opts' model
         opts = tiny_opts(tiny_data, epochs, **{**small, **extra})
         return [o.replace("_evaluator.ann_file", "_evaluator.0.ann_file") for o in opts]
 
