@@ -21,6 +21,7 @@ from mlpose.engine.checkpoint import CheckpointManager, capture_rng_state, load_
 from mlpose.engine.data import build_dataloader
 from mlpose.engine.launch import device_for, init_distributed
 from mlpose.engine.logger import setup_logger
+from mlpose.engine.malloc import keep_freed_memory
 from mlpose.engine.randomness import set_random_seed, sync_random_seed
 from mlpose.engine.visualizer import build_visualizer
 from mlpose.evaluation import build_evaluator
@@ -54,6 +55,8 @@ class Session:
         self.rank, self.local_rank, self.world_size = init_distributed(launcher, backend)
         self.launcher = launcher
         self.device = device_for(self.local_rank)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # activations are re-used, not page-faulted in every step
         rnd = cfg.get("randomness") or {}
         self.seed = rnd.get("seed") if rnd.get("seed") is not None else sync_random_seed()
         set_random_seed(self.seed, rnd.get("diff_rank_seed", False), rnd.get("deterministic", False), self.rank)
