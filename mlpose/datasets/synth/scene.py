@@ -63,6 +63,11 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
 
 
+def _shrink(person: dict, factor: float) -> None:
+    """Scale a person (not yet placed) by ``factor``: their box relative to the pelvis too."""
+    person["scale"], person["rel"] = person["scale"] * factor, person["rel"] * factor
+
+
 def _new_person(rng, scale: float, d: Difficulty) -> dict:
     pose = sample_pose(rng, d.style_p, d.head_turn)
     view = sample_view(rng, d.front_p, d.other_yaw, d.upright_p, d.lying_p, d.front_yaw)
@@ -133,16 +138,21 @@ def compose(rng: np.random.Generator, width: int, height: int, crowd: bool,
         scale = height * (rng.uniform(1.0, 1.6) if big
                           else np.exp(rng.uniform(d.min_log_scale, 0.0)))
         person = _new_person(rng, scale, d)
+        if d.fit:  # shrink whoever (arms up, a wide stance) would not fit in the image
+            size = person["rel"][2:] - person["rel"][:2]
+            _shrink(person, min(1.0, 0.98 * min(width / size[0], height / size[1])))
         if people and rng.random() < d.close_p:  # stand close to someone: person-person occlusion
             prev, o = people[-1]
             origin = o + rng.normal(0, [0.25 * prev["scale"], 0.08 * prev["scale"]])
         else:
             cut = big or rng.random() < d.cut_p
             origin = _place(rng, person["rel"], width, height, cut)
-            for _ in range(0 if d.overlap else 20):  # look for a free spot; crowded images keep the last try
+            for attempt in range(0 if d.overlap else 30):  # look for a free spot, shrinking now and then
                 if not any(_overlap(person["rel"] + np.tile(origin, 2), p["rel"] + np.tile(o, 2))
                            for p, o in people):
                     break
+                if attempt % 5 == 4:
+                    _shrink(person, 0.85)
                 origin = _place(rng, person["rel"], width, height, cut)
         people.append((person, origin))
     if rng.random() < 0.3 if tiny is None else tiny:
