@@ -1,4 +1,4 @@
-_base_ = ['td-hm_res18-half_1xb32-48e_synth-128x96.py']
+_base_ = ['td-hm_res18-half_1xb32-32e_synth-128x96.py']
 # `mlpose sweep tiny-sweep`: the tiny recipe's learning rate (log scale) and seed, searched by TPE
 # with median pruning. The grid variant: --cfg-options sweep.sampler=grid (uses the values below).
 sweep = dict(
