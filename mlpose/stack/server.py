@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from mlpose.registry import ConfigError
+from mlpose.tracking.redact import environ_snapshot
 
 
 class ServerStartError(RuntimeError):
@@ -209,7 +210,7 @@ class TrackingServer:
         return cmd
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = environ_snapshot()
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "true" if self.job_execution else "false"
         if self.auth:
             auth_db = self.auth_db_uri or (self.backend_uri if "://" in self.backend_uri

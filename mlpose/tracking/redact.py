@@ -64,9 +64,19 @@ def is_secret_key(name: str) -> bool:
     return bool(_KEY_WORD.search(_HARMLESS_KEY_PARTS.sub("", last)))
 
 
+def environ_snapshot() -> dict[str, str]:
+    """``os.environ`` as a dict, safe while other threads change it.
+
+    ``os.environ.items()`` raises KeyError when a variable disappears mid-iteration, which
+    MLflow's telemetry thread does to ``_MLFLOW_TELEMETRY_SESSION_ID`` at run start.
+    """
+    values = ((name, os.environ.get(name)) for name in list(os.environ))
+    return {name: value for name, value in values if value is not None}
+
+
 def _env_secrets() -> list[str]:
     values = set()
-    for name, value in os.environ.items():
+    for name, value in environ_snapshot().items():
         secret_name = name in SECRET_ENV_VARS or _SECRET_NAME.search(name)
         if secret_name and len(value) >= _MIN_ENV_SECRET_LEN:
             values.add(value)

@@ -1,4 +1,6 @@
 """Credentials never reach MLflow: redaction of text, dicts, and of everything a run logs."""
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,34 @@ def test_redact_text_removes_secret(text, secret):
     out = redact_text(text)
     assert secret not in out
     assert REDACTED in out
+
+
+class _VanishingEnviron(MutableMapping):
+    """An environment in which a variable disappears between being listed and being read, as
+    MLflow's telemetry thread does to one at run start (os.environ.items() then raises)."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def __iter__(self):
+        return iter([*self.values, "_GONE_MEANWHILE"])
+
+    def __len__(self):
+        return len(self.values) + 1
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def __setitem__(self, key, value):  # pytest's own teardown writes to the environment
+        self.values[key] = value
+
+    def __delitem__(self, key):
+        del self.values[key]
+
+
+def test_env_secrets_survive_a_variable_vanishing_meanwhile(monkeypatch):
+    monkeypatch.setattr(os, "environ", _VanishingEnviron({"DB_PASSWORD": PG_PASSWORD}))
+    assert PG_PASSWORD not in redact_text(f"connected with {PG_PASSWORD}")
 
 
 def test_redact_text_keeps_harmless_text():
