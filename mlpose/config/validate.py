@@ -46,6 +46,7 @@ def validate(cfg: dict, source: str) -> None:
         _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source, save_dir="")
     if isinstance(cfg.get("codec"), dict):
         _component(cfg["codec"], R.CODECS, "codec", source)
+    _crop_convention(cfg, source)
 
 
 def _check_type(value: Any, types: Any, path: str, source: str) -> None:
@@ -116,6 +117,44 @@ def _pipeline(steps: list, path: str, source: str) -> None:
         _component(step, R.TRANSFORMS, f"{path}.{i}", source)
         if isinstance(step.get("encoder"), dict):
             _component(step["encoder"], R.CODECS, f"{path}.{i}.encoder", source)
+
+
+def _corner_aligned(codec: Any) -> bool | None:
+    """Whether a codec config's heatmaps are corner-aligned (UDP); None when it names no codec."""
+    if not isinstance(codec, dict) or "type" not in codec:
+        return None
+    kind = codec["type"]
+    return bool(getattr(kind if callable(kind) else R.CODECS.get(kind), "corner_aligned", False))
+
+
+def _pipelines(cfg: dict) -> list[tuple[str, list]]:
+    """``(path, steps)`` of every dataloader's pipeline, sub-datasets included."""
+    found, todo = [], [(f"{split}_dataloader.dataset", (cfg.get(f"{split}_dataloader") or {}).get("dataset"))
+                       for split in ("train", "val", "test")]
+    while todo:
+        path, ds = todo.pop(0)
+        if isinstance(ds, dict):
+            found.append((f"{path}.pipeline", ds.get("pipeline") or []))
+            todo += [(f"{path}.datasets.{i}", sub) for i, sub in enumerate(ds.get("datasets") or [])]
+    return found
+
+
+def _crop_convention(cfg: dict, source: str) -> None:
+    """UDP codecs need UDP crops (``TopdownAffine(use_udp=True)``) and the others plain ones:
+    a mismatch trains and decodes with a silent half-pixel shift."""
+    head = (cfg.get("model") or {}).get("head") or {}
+    decoder = _corner_aligned(head.get("decoder"))
+    for path, steps in _pipelines(cfg):
+        affines = [(i, bool(step.get("use_udp", False))) for i, step in enumerate(steps)
+                   if isinstance(step, dict) and step.get("type") == "TopdownAffine"]
+        encoders = [_corner_aligned(step.get("encoder")) for step in steps if isinstance(step, dict)]
+        for i, udp in affines:
+            for codec_path, corner in (("model.head.decoder", decoder),
+                                       *((f"{path} GenerateTarget encoder", e) for e in encoders)):
+                if corner is not None and corner != udp:
+                    raise ConfigError(
+                        f"{source}: {path}.{i}.use_udp={udp} does not match {codec_path}, which is "
+                        f"{'' if corner else 'not '}a UDP codec; set use_udp={corner}")
 
 
 def _metrics(cfg: Any, path: str, source: str) -> None:

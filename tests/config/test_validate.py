@@ -32,5 +32,20 @@ def test_problems_are_named_at_load(tmp_path, body, pattern):
         load_config(_cfg(tmp_path, body))
 
 
+@pytest.mark.parametrize("options, pattern", [
+    # a plain crop under the tiny recipe's UDP decoder: predictions would come back shifted
+    (["val_dataloader.dataset.pipeline.2.use_udp=False"],
+     r"val_dataloader\.dataset\.pipeline\.2\.use_udp=False does not match model\.head\.decoder, "
+     r"which is a UDP codec; set use_udp=True"),
+    # a UDP training crop feeding a plain MSRA encoder: the targets would be shifted
+    (["train_dataloader.dataset.pipeline.5.encoder.type=MSRAHeatmap"],
+     r"train_dataloader\.dataset\.pipeline\.4\.use_udp=True does not match "
+     r"train_dataloader\.dataset\.pipeline GenerateTarget encoder, which is not a UDP codec"),
+])
+def test_crops_and_codecs_must_agree_on_udp(options, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        load_config("tiny", options)
+
+
 def test_free_top_level_variables_are_allowed(tmp_path):
     assert load_config(_cfg(tmp_path, "my_note = 'anything'\ndata_mode = 'topdown'")).my_note == "anything"
