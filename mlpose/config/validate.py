@@ -30,10 +30,11 @@ def validate(cfg: dict, source: str) -> None:
         _component(wrapper["optimizer"], R.OPTIMIZERS, "optim_wrapper.optimizer", source, params=[])
     if "model" in cfg:
         _model(cfg["model"], "model", source)
+    decoder = _corner_aligned(((cfg.get("model") or {}).get("head") or {}).get("decoder"))
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")
         if loader:
-            _dataloader(loader, f"{split}_dataloader", source)
+            _dataloader(loader, f"{split}_dataloader", source, decoder)
         evaluator = cfg.get(f"{split}_evaluator")
         if evaluator:
             _metrics(evaluator, f"{split}_evaluator", source)
@@ -46,7 +47,6 @@ def validate(cfg: dict, source: str) -> None:
         _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source, save_dir="")
     if isinstance(cfg.get("codec"), dict):
         _component(cfg["codec"], R.CODECS, "codec", source)
-    _crop_convention(cfg, source)
 
 
 def _check_type(value: Any, types: Any, path: str, source: str) -> None:
@@ -96,27 +96,29 @@ def _model(cfg: dict, path: str, source: str) -> None:
                 _model(value, f"{path}.{key}", source)
 
 
-def _dataloader(cfg: dict, path: str, source: str) -> None:
+def _dataloader(cfg: dict, path: str, source: str, decoder: bool | None = None) -> None:
     _check_keys(cfg, schema.DATALOADER, path, source)
     sampler = cfg.get("sampler") or {}
     if sampler.get("type", "DefaultSampler") not in schema.SAMPLERS:
         raise ConfigError(f"{source}: {path}.sampler.type: unknown {sampler['type']!r}; known: {', '.join(schema.SAMPLERS)}")
     if "dataset" in cfg:
-        _dataset(cfg["dataset"], f"{path}.dataset", source)
+        _dataset(cfg["dataset"], f"{path}.dataset", source, decoder)
 
 
-def _dataset(cfg: dict, path: str, source: str) -> None:
+def _dataset(cfg: dict, path: str, source: str, decoder: bool | None = None) -> None:
+    """``decoder``: whether the model's decoder is corner-aligned (None: not known here)."""
     _component(cfg, R.DATASETS, path, source)
-    _pipeline(cfg.get("pipeline") or [], f"{path}.pipeline", source)
+    _pipeline(cfg.get("pipeline") or [], f"{path}.pipeline", source, decoder)
     for i, sub in enumerate(cfg.get("datasets") or []):
-        _dataset(sub, f"{path}.datasets.{i}", source)
+        _dataset(sub, f"{path}.datasets.{i}", source, decoder)
 
 
-def _pipeline(steps: list, path: str, source: str) -> None:
+def _pipeline(steps: list, path: str, source: str, decoder: bool | None = None) -> None:
     for i, step in enumerate(steps):
         _component(step, R.TRANSFORMS, f"{path}.{i}", source)
         if isinstance(step.get("encoder"), dict):
             _component(step["encoder"], R.CODECS, f"{path}.{i}.encoder", source)
+    _crop_convention(steps, path, source, decoder)
 
 
 def _corner_aligned(codec: Any) -> bool | None:
@@ -127,34 +129,19 @@ def _corner_aligned(codec: Any) -> bool | None:
     return bool(getattr(kind if callable(kind) else R.CODECS.get(kind), "corner_aligned", False))
 
 
-def _pipelines(cfg: dict) -> list[tuple[str, list]]:
-    """``(path, steps)`` of every dataloader's pipeline, sub-datasets included."""
-    found, todo = [], [(f"{split}_dataloader.dataset", (cfg.get(f"{split}_dataloader") or {}).get("dataset"))
-                       for split in ("train", "val", "test")]
-    while todo:
-        path, ds = todo.pop(0)
-        if isinstance(ds, dict):
-            found.append((f"{path}.pipeline", ds.get("pipeline") or []))
-            todo += [(f"{path}.datasets.{i}", sub) for i, sub in enumerate(ds.get("datasets") or [])]
-    return found
-
-
-def _crop_convention(cfg: dict, source: str) -> None:
+def _crop_convention(steps: list, path: str, source: str, decoder: bool | None) -> None:
     """UDP codecs need UDP crops (``TopdownAffine(use_udp=True)``) and the others plain ones:
     a mismatch trains and decodes with a silent half-pixel shift."""
-    head = (cfg.get("model") or {}).get("head") or {}
-    decoder = _corner_aligned(head.get("decoder"))
-    for path, steps in _pipelines(cfg):
-        affines = [(i, bool(step.get("use_udp", False))) for i, step in enumerate(steps)
-                   if isinstance(step, dict) and step.get("type") == "TopdownAffine"]
-        encoders = [_corner_aligned(step.get("encoder")) for step in steps if isinstance(step, dict)]
-        for i, udp in affines:
-            for codec_path, corner in (("model.head.decoder", decoder),
-                                       *((f"{path} GenerateTarget encoder", e) for e in encoders)):
-                if corner is not None and corner != udp:
-                    raise ConfigError(
-                        f"{source}: {path}.{i}.use_udp={udp} does not match {codec_path}, which is "
-                        f"{'' if corner else 'not '}a UDP codec; set use_udp={corner}")
+    codecs = [("model.head.decoder", decoder),
+              *((f"{path} GenerateTarget encoder", _corner_aligned(step.get("encoder"))) for step in steps)]
+    for i, step in enumerate(steps):
+        if step.get("type") != "TopdownAffine":
+            continue
+        udp = bool(step.get("use_udp", False))
+        for codec_path, corner in codecs:
+            if corner is not None and corner != udp:
+                raise ConfigError(f"{source}: {path}.{i}.use_udp={udp} does not match {codec_path}, which is "
+                                  f"{'' if corner else 'not '}a UDP codec; set use_udp={corner}")
 
 
 def _metrics(cfg: Any, path: str, source: str) -> None:
