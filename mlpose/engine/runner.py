@@ -198,7 +198,7 @@ def _where_to_look(s: Session, metrics: dict) -> None:
              f"work dir {s.work_dir}: checkpoints; {s.log_dir}: log, curves.png, vis_data/ "
              f"(tensorboard --logdir {s.log_dir / 'vis_data'})"]
     if s.show_dir:
-        lines.append(f"pictures: {s.log_dir / s.show_dir if not Path(s.show_dir).is_absolute() else s.show_dir}")
+        lines.append(f"pictures: {s.show_dir}")
     for line in lines:
         s.logger.info(line)
 

@@ -140,12 +140,14 @@ class Session:
             self.tracker.log_metrics(scalars, step)
 
     def set_show(self, show_dir: str | None, show: bool, interval: int, wait_time: float) -> None:
-        """``--show-dir``/``--show``/``--interval``/``--wait-time``; ``--show`` fails now without a display."""
+        """``--show-dir``/``--show``/``--interval``/``--wait-time``; ``--show`` fails now without a display.
+        A relative ``show_dir`` lives in this run's log folder."""
         if show:
             from mlpose.engine.show import check_display
 
             check_display()
-        self.show_dir, self.show, self.vis_interval, self.wait_time = show_dir, show, interval, wait_time
+        self.show_dir = self.log_dir / show_dir if show_dir else None
+        self.show, self.vis_interval, self.wait_time = show, interval, wait_time
 
     def visualize(self, metas: list[dict], preds: list[dict], batch_index: int) -> None:
         if not (self.show_dir or self.show):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,11 +33,8 @@ def show_predictions(s, metas: list[dict], preds: list[dict], batch_index: int) 
         out = draw_pose(img, np.asarray(pred["keypoints"])[None], np.asarray(pred["keypoint_scores"])[None],
                         skeleton=s.skeleton, gt_keypoints=np.asarray(meta["keypoints"])[None])
         if s.show_dir:
-            folder = Path(s.show_dir)
-            if not folder.is_absolute():
-                folder = s.log_dir / folder
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{meta['img_id']}_{meta['id']}.jpg"
+            s.show_dir.mkdir(parents=True, exist_ok=True)
+            path = s.show_dir / f"{meta['img_id']}_{meta['id']}.jpg"
             cv2.imwrite(str(path), out)
             if s.tracker is not None:
                 s.tracker.log_artifact(str(path), "show")
