@@ -171,11 +171,8 @@ def resume_run(run_id: str, cfg_options: list, work_dir: str | None = None, laun
     work = Path(work_dir or Path("work_dirs") / run_id)
     rank = int(os.environ.get("RANK", "0"))  # no process group yet: each rank fetches its own copy
     info = fetch_run_for_resume(run_id, work if rank == 0 else work / f".fetch_rank{rank}")
-    from mlpose.engine.checkpoint import load_checkpoint
-
-    meta = load_checkpoint(info.checkpoint_path).get("meta", {})  # the run's precision survives resume
     opts = TrainOptions(work_dir=str(work), resume=str(info.checkpoint_path), cfg_options=list(cfg_options),
-                        amp="amp" in str(meta.get("precision", "")), launcher=launcher,
+                        amp="amp" in (info.precision or ""), launcher=launcher,  # the run's precision survives
                         command=list(command or sys.argv), run_id=run_id, config_name=info.config_name)
     return train(str(info.config_path), opts)
 

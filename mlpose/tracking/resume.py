@@ -36,6 +36,7 @@ class ResumeInfo(NamedTuple):
         experiment_id: the run's experiment.
         config_name: the run's ``mlpose.config`` tag (None if absent).
         tracking_uri: the tracking URI used.
+        precision: the run's ``mlpose.precision`` tag (``'fp32'``, ``'bf16-amp'``...; None if absent).
     """
 
     run_id: str
@@ -45,6 +46,7 @@ class ResumeInfo(NamedTuple):
     experiment_id: str
     config_name: str | None
     tracking_uri: str
+    precision: str | None
 
 
 def latest_checkpoint(client: MlflowClient, run) -> str | None:
@@ -94,4 +96,4 @@ def fetch_run_for_resume(run_id: str, dst_dir: str | os.PathLike, tracking_uri: 
                                                          dst_path=folder, tracking_uri=uri))
     config_path, checkpoint_path = paths
     return ResumeInfo(run_id, config_path, checkpoint_path, checkpoint, run.info.experiment_id,
-                      run.data.tags.get("mlpose.config"), uri)
+                      run.data.tags.get("mlpose.config"), uri, run.data.tags.get("mlpose.precision"))

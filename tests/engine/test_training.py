@@ -94,6 +94,14 @@ def test_amp_runs_bfloat16_on_cpu_and_says_so(tmp_path, tiny_data, mlflow_env):
     assert not list((tmp_path / "run").glob("best_*"))  # --no-validate: no metric, no best
 
 
+def test_resume_by_run_id_keeps_the_runs_precision(tmp_path, tiny_data, mlflow_env):
+    from mlpose.engine.runner import resume_run
+
+    run_id = _train(tmp_path, tiny_data, epochs=1, amp=True, no_validate=True)["run_id"]
+    resume_run(run_id, ["train_cfg.max_epochs=2"], work_dir=str(tmp_path / "elsewhere"))  # no --amp given
+    assert load_checkpoint(tmp_path / "elsewhere" / "epoch_2.pth")["meta"]["precision"] == "bf16-amp"
+
+
 def test_cpu_training_runs_channels_last_unless_told_not_to(tmp_path, tiny_data, mlflow_env):
     def conv1(name, **cfg):
         _train(tmp_path, tiny_data, name=name, epochs=1, no_validate=True, cfg=cfg)
