@@ -77,6 +77,7 @@ class Session:
         self.show_dir, self.show, self.vis_interval, self.wait_time = None, False, 1, 1.0
         self.skeleton = ()
         self._stop = False
+        self._saved_handlers: dict = {}  # signal -> the handler install_signal_handlers replaced
 
     # ----- building -------------------------------------------------------------------------
     def build_model(self) -> torch.nn.Module:
@@ -191,7 +192,7 @@ class Session:
         return capture_rng_state()
 
     def close(self) -> None:
-        for sig, previous in getattr(self, "_saved_handlers", {}).items():
+        for sig, previous in self._saved_handlers.items():
             signal.signal(sig, previous)  # a caller (e.g. a sweep) gets its own handlers back
         if self.visualizer is not None:
             self.visualizer.close()

@@ -8,13 +8,10 @@ matches: FINISHED, KILLED for a pruned trial, FAILED for a failed one.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import signal
 import socket
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +137,7 @@ class TrialObjective:
         command = ["mlpose", "train", self.config, "--work-dir", str(work_dir), "--cfg-options", *options]
         opts = TrainOptions(work_dir=str(work_dir), cfg_options=options, run_id=run_id,
                             parent_run_id=self.parent_run_id, on_validate=on_validate, command=command)
-        with _restored_signal_handlers():
-            result = train(self.config, opts)
+        result = train(self.config, opts)  # the session puts the sweep's signal handlers back when it closes
         self._check_loss(run_id, "the end of training")  # everything is flushed now
         if not seen:  # validation never ran inside the loop: use what train() returned
             seen.append(_objective_value(result.get("metrics") or {}, metric))
@@ -149,7 +145,6 @@ class TrialObjective:
         if not math.isfinite(value):
             raise TrialFailed(f"{metric} is {value}")
         return value
-
 
     def _check_loss(self, run_id: str, when: str) -> None:
         """A diverged run (NaN/inf training loss) fails even when its validation metric looks finite
@@ -165,21 +160,6 @@ def _objective_value(metrics: dict, metric: str) -> float:
                                                "train_cfg.val_interval <= max_epochs)"
         raise ConfigError(f"sweep.metric={metric!r} is not a validation metric; the trial reported: {known}")
     return float(metrics[metric])
-
-
-@contextlib.contextmanager
-def _restored_signal_handlers():
-    """The trainer installs its own SIGINT/SIGTERM handlers; put the sweep's back after each trial
-    so Ctrl-C between trials still stops the sweep at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def close_child(client: MlflowClient, run_id: str, state: str, value: float | None, reason: str | None = None) -> None:
