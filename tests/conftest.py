@@ -42,16 +42,17 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_opts():
-    """``tiny_opts(data, epochs=2, **overrides)`` -> --cfg-options list (see :func:`tiny_options`)."""
+    """``tiny_opts(data, epochs=2, width=16, **overrides)`` -> --cfg-options list (see :func:`tiny_options`)."""
     return tiny_options
 
 
-def tiny_options(data: Path, epochs: int = 2, **extra) -> list[str]:
-    """--cfg-options turning the `tiny` recipe into a seconds-long CPU run on ``data``."""
+def tiny_options(data: Path, epochs: int = 2, width: int = 16, **extra) -> list[str]:
+    """--cfg-options turning the `tiny` recipe into a seconds-long CPU run on ``data``; ``width``
+    is the backbone's base channels, and the head follows it (8x in, 2x 2x 1x 1x deconvs)."""
     ann = data / "annotations"
     opts = {
-        "model.backbone.base_channels": 16, "model.head.in_channels": 128,
-        "model.head.deconv_out_channels": "(32,32,16,16)",
+        "model.backbone.base_channels": width, "model.head.in_channels": 8 * width,
+        "model.head.deconv_out_channels": f"({2 * width},{2 * width},{width},{width})",
         "train_cfg.max_epochs": epochs, "train_cfg.val_interval": 1,
         "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
         "train_dataloader.dataset.data_root": str(data),

@@ -238,8 +238,7 @@ def test_end_to_end_train_resume_test_sweep_against_server(tracking_stack, postg
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     env = {"MLFLOW_TRACKING_URI": server.url, "MLPOSE_CACHE": str(tmp_path / "cache")}  # runs:/ downloads
     client = MlflowClient(server.url)
-    opts = tiny_opts(tiny_data, 3, **{"model.backbone.base_channels": 8, "model.head.in_channels": 64,
-                                      "model.head.deconv_out_channels": "(16,16,8,8)"})
+    opts = tiny_opts(tiny_data, 3, width=8)
     for name in "abcd":
         (tmp_path / name).mkdir()
 

@@ -1,6 +1,5 @@
 """Fixtures for sweep tests: tiny generated data, a sweep config whose metric varies after one
 epoch (EPE, lower is better), a fresh MLflow store, and a fresh PostgreSQL database."""
-import shutil
 import uuid
 from pathlib import Path
 
@@ -21,14 +20,9 @@ def sweep_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch, sweep_data, empty_mlflow_store):
-    """cwd = a fresh folder with its own MLflow SQLite store; yields a helper namespace."""
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
-        monkeypatch.delenv(var, raising=False)
+def workspace(tmp_path, mlflow_env, sweep_data):
+    """cwd = a fresh folder with its own MLflow SQLite store (``mlflow_env``); yields a helper
+    namespace."""
     config = tmp_path / "sweep-test.py"
     config.write_text(
         f"_base_ = [{str(REPO / 'experiments' / 'tiny-sweep.py')!r}]\n"
@@ -36,7 +30,7 @@ def workspace(tmp_path, monkeypatch, sweep_data, empty_mlflow_store):
         "val_evaluator = dict(_delete_=True, type='EPE', prefix='synth')\n"
         "sweep = dict(metric='synth/EPE', direction='minimize', pruner='none', max_epochs=1,\n"
         "             heartbeat_interval=1, grace_period=3)\n")
-    return Workspace(tmp_path, str(config), uri, sweep_data)
+    return Workspace(tmp_path, str(config), mlflow_env, sweep_data)
 
 
 class Workspace:

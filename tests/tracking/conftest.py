@@ -26,9 +26,7 @@ def epe_recipe(tmp_path_factory, tiny_data, tiny_opts):
         "default_hooks = dict(checkpoint=dict(save_best='coco/EPE', rule='less'))\n")
 
     def options(epochs: int, **extra) -> list[str]:
-        small = {"model.backbone.base_channels": 8, "model.head.in_channels": 64,
-                 "model.head.deconv_out_channels": "(16,16,8,8)"}  # a quarter of tiny_opts' model
-        opts = tiny_opts(tiny_data, epochs, **{**small, **extra})
+        opts = tiny_opts(tiny_data, epochs, width=8, **extra)  # a quarter of tiny_opts' default model
         return [o.replace("_evaluator.ann_file", "_evaluator.0.ann_file") for o in opts]
 
     return SimpleNamespace(config=str(config), options=options)
