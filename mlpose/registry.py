@@ -20,9 +20,7 @@ import importlib
 import inspect
 from typing import Any, Callable
 
-
-class ConfigError(ValueError):
-    """A user-facing configuration error: one line naming the file/key/value and what to do."""
+from mlpose.errors import ConfigError
 
 
 class Registry:
@@ -88,7 +86,7 @@ _BUILTIN_MODULES = (
     "mlpose.evaluation",
     "mlpose.engine.optim",
     "mlpose.engine.scheduler",
-    "mlpose.engine.visualizer",
+    "mlpose.visualization.visualizer",
 )
 _builtins_loaded = False
 
@@ -144,6 +142,21 @@ def check_args(factory: Callable, kwargs: dict, path: str) -> None:
         sig.bind(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{path}: bad arguments for {name} ({exc}); accepted: {', '.join(params)}") from None
+
+
+def component_args(type_name: Any) -> list[str]:
+    """Keyword arguments of the component registered as ``type_name`` (in any registry, or a
+    callable ``type``); empty when it is unknown. A key a config leaves at its default is one."""
+    factory = type_name if callable(type_name) else None
+    if isinstance(type_name, str):
+        _load_builtins()
+        factory = next((r._table[type_name] for r in ALL if type_name in r._table), None)
+    try:
+        params = inspect.signature(factory).parameters.values() if factory is not None else ()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in ("self", "cls")]
 
 
 def build(cfg: dict, registry: Registry, path: str = "", **defaults: Any) -> Any:

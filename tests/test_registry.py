@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from mlpose.config import load_config
-from mlpose.registry import METRICS, MODELS, ConfigError, Registry, build, import_custom
+from mlpose.errors import ConfigError
+from mlpose.registry import METRICS, MODELS, Registry, build, import_custom
 
 
 def test_build_creates_objects_and_keeps_the_config():

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from typing import Mapping
 
 import numpy as np
 import torch
 
-from mlpose.engine import dist
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.runtime import dist
 
 _SEED_LIMIT = 2**32  # numpy accepts seeds in [0, 2**32)
 
@@ -89,3 +90,42 @@ def make_generator(seed: int, offset: int = 0) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed((seed + offset) % 2**63)
     return gen
+
+
+def capture_rng_state() -> dict:
+    """This process's RNG states (python, numpy, torch CPU, every CUDA device), plain types only.
+
+    Returns:
+        dict(python=tuple, numpy=tuple of (str, uint32 tensor (624,), int, int, float),
+        torch=uint8 tensor, cuda=list of uint8 tensors (empty without CUDA)).
+    """
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        # numpy arrays are not accepted by weights_only loading; a tensor is.
+        "numpy": (np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss),
+                  float(np_gauss)),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: Mapping) -> None:
+    """Restore states written by :func:`capture_rng_state`.
+
+    CUDA states are restored when CUDA is available; a different device count restores the
+    devices both runs have and warns.
+    """
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        if n != len(cuda):
+            warnings.warn(f"checkpoint has CUDA RNG states for {len(cuda)} devices, this machine has {n}",
+                          stacklevel=2)
+        for i, s in enumerate(cuda[:n]):
+            torch.cuda.set_rng_state(s.cpu(), i)

@@ -8,7 +8,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 # BGR; used when the dataset meta gives no colours.
 DEFAULT_KPT_COLOR = (0, 165, 255)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mlpose.engine.launch import init_distributed, slurm_master_addr
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.runtime.launch import init_distributed, slurm_master_addr
+from mlpose.stack import free_port
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
@@ -45,7 +46,7 @@ def test_slurm_train_script_runs_two_real_processes(tmp_path, tiny_data, tiny_op
     srun.chmod(srun.stat().st_mode | stat.S_IEXEC)
     env = {**os.environ, "PATH": f"{srun.parent}:{os.environ['PATH']}", "SRUN_LOG": str(tmp_path / "srun.log"),
            "GPUS": "2", "GPUS_PER_NODE": "2", "CPUS_PER_TASK": "1", "SRUN_ARGS": "--quiet",
-           "PYTHON": sys.executable, "MASTER_PORT": "29732", "OMP_NUM_THREADS": "1"}
+           "PYTHON": sys.executable, "MASTER_PORT": str(free_port()), "OMP_NUM_THREADS": "1"}
     import subprocess
 
     opts = tiny_opts(tiny_data, 1, **{"train_dataloader.batch_size": 2})

@@ -25,3 +25,14 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, limit)) and bool(mallopt(M_TRIM_THRESHOLD, limit))
+
+
+def release_freed_memory() -> bool:
+    """Return the heap's free pages to the system (glibc ``malloc_trim(0)``), e.g. after a
+    large parsed JSON became garbage. Returns whether anything was released."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

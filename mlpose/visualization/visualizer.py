@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import torch
 
-from mlpose.engine import dist
-from mlpose.engine.draw import draw_pose
-from mlpose.registry import VISBACKENDS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import VISBACKENDS, build
+from mlpose.runtime import dist
+from mlpose.visualization.draw import draw_pose
 
 # Types a ``visualizer`` config may name; they all mean this class (MMPose uses the first).
 VISUALIZER_TYPES = ("PoseLocalVisualizer", "Visualizer")
@@ -147,7 +148,7 @@ class Visualizer:
 
     def draw_pose(self, img: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None = None,
                   **kwargs) -> np.ndarray:
-        """:func:`mlpose.engine.draw.draw_pose` with this visualizer's radius/width/threshold."""
+        """:func:`mlpose.visualization.draw.draw_pose` with this visualizer's radius/width/threshold."""
         kwargs.setdefault("radius", self.radius)
         kwargs.setdefault("thickness", self.line_width)
         kwargs.setdefault("kpt_thr", self.kpt_thr)

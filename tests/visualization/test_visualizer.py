@@ -6,9 +6,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mlpose.engine.draw import GT_COLOR, draw_pose, show_image
-from mlpose.engine.visualizer import Visualizer, build_visualizer
-from mlpose.registry import VISBACKENDS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import VISBACKENDS
+from mlpose.visualization.draw import GT_COLOR, draw_pose, show_image
+from mlpose.visualization.visualizer import Visualizer, build_visualizer
 
 MMPOSE_VISUALIZER = dict(type="PoseLocalVisualizer", name="visualizer",
                          vis_backends=[dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend")])

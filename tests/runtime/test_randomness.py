@@ -7,8 +7,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mlpose.engine.randomness import make_generator, set_random_seed, worker_init_fn
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.runtime.checkpoint_io import load_checkpoint, save_checkpoint
+from mlpose.runtime.randomness import (capture_rng_state, make_generator, restore_rng_state, set_random_seed,
+                                      worker_init_fn)
 
 
 def _draw():
@@ -104,3 +106,19 @@ def test_make_generator():
     assert torch.equal(torch.randperm(10, generator=g1), torch.randperm(10, generator=g2))
     assert not torch.equal(torch.randperm(10, generator=make_generator(5, 3)),
                            torch.randperm(10, generator=make_generator(5, 2)))
+
+
+def test_rng_state_roundtrip_through_weights_only_file(tmp_path):
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    np.random.standard_normal()  # leaves a cached gaussian in numpy's state
+    save_checkpoint({"rng": capture_rng_state()}, tmp_path / "rng.pth")
+    expected = (random.random(), np.random.rand(3).tolist(), np.random.standard_normal(), torch.rand(3))
+    random.seed(99)
+    np.random.seed(99)
+    torch.manual_seed(99)
+    restore_rng_state(load_checkpoint(tmp_path / "rng.pth")["rng"])
+    got = (random.random(), np.random.rand(3).tolist(), np.random.standard_normal(), torch.rand(3))
+    assert got[:3] == expected[:3]
+    assert torch.equal(got[3], expected[3])

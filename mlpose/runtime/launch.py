@@ -12,7 +12,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def _env(name: str, launcher: str) -> str:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from mlpose.engine.malloc import keep_freed_memory
+from mlpose.runtime.malloc import keep_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",

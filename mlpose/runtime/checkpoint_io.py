@@ -1,0 +1,114 @@
+"""Checkpoint files on disk: atomic writes and safe loads.
+
+A checkpoint is one dict of plain types (tensors, numbers, strings, lists, dicts) so it loads
+with ``torch.load(weights_only=True)``. Every write goes to a temporary file in the target's
+folder and is renamed over the target, so a crash leaves the previous file or the new one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from mlpose.errors import ConfigError, DiskFullError
+from mlpose.runtime.disk import disk_full_message, is_disk_full
+
+TMP_SUFFIX = ".tmp"  # suffix of the hidden temporary files of unfinished writes
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> str:
+    """Write ``state`` to ``path`` atomically (see :func:`_write_atomic`).
+
+    Returns:
+        ``path`` as a string.
+    """
+    return _write_atomic(path, lambda f: torch.save(state, f), binary=True, size=lambda: _tensor_bytes(state))
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors in a nested checkpoint dict (about its file size)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
+def _write_atomic(path: str | os.PathLike, write: Callable, binary: bool, size: Callable[[], int] | None = None) -> str:
+    """Call ``write(file)`` on a hidden temporary file in ``path``'s directory, flush and
+    fsync it, then rename it over ``path`` (``os.replace``): a crash at any moment leaves
+    either the previous file or the complete new one under that name, never a partial file.
+
+    Raises:
+        DiskFullError: the disk filled up (one line: device, file, ``size()`` needed); the
+            temporary file is removed and the previous file is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        full = isinstance(exc, Exception) and is_disk_full(exc, path.parent)  # before the unlink frees it
+        Path(tmp).unlink(missing_ok=True)
+        if full:
+            raise DiskFullError(disk_full_message(path, size() if size else None)) from exc
+        raise
+    # Persist the rename itself; without this a power loss could forget the new name.
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return str(path)
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the data is already safe
+    finally:
+        os.close(dir_fd)
+    return str(path)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
+    """Load a checkpoint dict.
+
+    Args:
+        path: the ``.pth`` file.
+        map_location: passed to ``torch.load`` (default: tensors on the CPU).
+        weights_only: restrict unpickling to tensors and plain types (safe for untrusted
+            files). Pass False only for trusted files holding other objects (e.g. some
+            checkpoints written by MMEngine).
+
+    Raises:
+        ConfigError: when the file is missing, truncated/corrupt, or not loadable with
+            ``weights_only`` (the message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {str(path)!r} does not exist; check the path (or --resume without a path)")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as exc:  # torch raises many types for bad files (zip, pickle, EOF, ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if weights_only and "weights only" in str(exc).lower():
+            raise ConfigError(
+                f"checkpoint {str(path)!r} holds objects that weights_only loading refuses ({first}); "
+                "load it with weights_only=False only if you trust the file"
+            ) from exc
+        raise ConfigError(f"checkpoint {str(path)!r} is unreadable (truncated or not a torch file): {first}") from exc
+    if not isinstance(state, dict):
+        raise ConfigError(f"checkpoint {str(path)!r} holds a {type(state).__name__}, expected a dict")
+    return state
+
+
+def save_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace the text file ``path`` atomically (see :func:`_write_atomic`)."""
+    _write_atomic(path, lambda f: f.write(text), binary=False)
