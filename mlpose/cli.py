@@ -6,19 +6,26 @@ import sys
 import click
 
 from mlpose import __version__
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 LAUNCHERS = click.Choice(["none", "pytorch", "slurm", "mpi"])
 cfg_options_opt = click.option(
     "--cfg-options", multiple=True, metavar="KEY=VALUE", help=(
         "Override config keys, MMEngine syntax: a.b=1, list items as a.0.b=x, lists as key=a,b or "
-        "key=\"[(a,b),(c,d)]\" (quoted, no spaces); true/false, None. Unknown keys are errors; "
+        "key=\"[(a,b), (c,d)]\" (quoted); true/false, None. Unknown keys are errors; "
         "prefix a key with + to add it on purpose. Repeatable; several pairs may follow one flag."),
 )
 
 
+strict_opt = click.option("--strict", is_flag=True, help=(
+    "A top-level config name that looks like a misspelt section (trian_cfg) is an error, not a warning "
+    "(as strict_config=True in the config)."))
+
+
 def _options(values: tuple[str, ...]) -> list[str]:
-    return [v for value in values for v in value.split()]
+    from mlpose.config.options import split_options
+
+    return [v for value in values for v in split_options(value)]
 
 
 class _Group(click.Group):
@@ -55,6 +62,7 @@ def _train_args(f):
         click.option("--wait-time", type=float, default=1.0, show_default=True, help="Seconds each --show window stays up."),
         click.option("--launcher", type=LAUNCHERS, default="none", show_default=True, help="Job launcher for distributed runs."),
         click.option("--experiment", help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, tracking.experiment, the config name)."),
+        strict_opt,
         click.option("--local-rank", "--local_rank", "local_rank", type=int, default=None, hidden=True),
     ]
     for decorator in reversed(decorators):
@@ -67,7 +75,7 @@ def _train_args(f):
 @_train_args
 def train(config, cfg_options, local_rank, **kwargs):
     """Train a model from CONFIG (tools/train.py does the same)."""
-    from mlpose.engine.runner import TrainOptions, train as run_train
+    from mlpose.engine.jobs import TrainOptions, train as run_train
 
     run_train(config, TrainOptions(cfg_options=_options(cfg_options), command=sys.argv, **kwargs))
 
@@ -84,7 +92,7 @@ def resume(run_id, cfg_options, work_dir, launcher, local_rank):
     Works from any machine that reaches the tracking server, with an empty work dir.
     A finished run resumed with a larger train_cfg.max_epochs is extended.
     """
-    from mlpose.engine.runner import resume_run
+    from mlpose.engine.jobs import resume_run
 
     resume_run(run_id, _options(cfg_options), work_dir=work_dir, launcher=launcher, command=sys.argv)
 
@@ -102,6 +110,7 @@ def resume(run_id, cfg_options, work_dir, launcher, local_rank):
 @click.option("--wait-time", type=float, default=1.0, show_default=True, help="Seconds each --show window stays up.")
 @click.option("--launcher", type=LAUNCHERS, default="none", show_default=True)
 @click.option("--experiment", help="MLflow experiment for the test run.")
+@strict_opt
 @click.option("--local-rank", "--local_rank", "local_rank", type=int, default=None, hidden=True)
 def test(config, checkpoint, cfg_options, local_rank, **kwargs):
     """Test CHECKPOINT with CONFIG's test set and evaluator (tools/test.py does the same).
@@ -109,22 +118,88 @@ def test(config, checkpoint, cfg_options, local_rank, **kwargs):
     CHECKPOINT is a path, an http(s) URL, or an MLflow URI: runs:/RUN_ID/checkpoints/best.pth,
     models:/NAME@ALIAS, mlflow-artifacts:/...
     """
-    from mlpose.engine.runner import TestOptions, test as run_test
+    from mlpose.engine.jobs import TestOptions, test as run_test
 
     run_test(config, checkpoint, TestOptions(cfg_options=_options(cfg_options), command=sys.argv, **kwargs))
 
 
 @cli.command()
-@click.argument("config")
-@click.argument("predictions", type=click.Path(exists=True, dir_okay=False))
+@click.argument("first", metavar="CONFIG PREDICTIONS | PREDICTIONS")
+@click.argument("second", required=False, metavar="[CONFIG]")
+@click.option("--ann-file", type=click.Path(exists=True, dir_okay=False), help=(
+    "Evaluate against this COCO keypoint annotation file (GT boxes; no image folder or detections file "
+    "needed): `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`, CONFIG defaulting to res50."))
 @cfg_options_opt
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the metrics to this JSON file.")
 @click.option("--experiment", help="MLflow experiment for the evaluation run.")
-def evaluate(config, predictions, cfg_options, out, experiment):
-    """Run CONFIG's test evaluator on PREDICTIONS (a --dump file or a COCO keypoint results JSON), without the model."""
-    from mlpose.engine.runner import evaluate_predictions
+def evaluate(first, second, ann_file, cfg_options, out, experiment):
+    """Run CONFIG's test evaluator on PREDICTIONS (a --dump file or a COCO keypoint results JSON), without the model.
 
-    evaluate_predictions(config, predictions, _options(cfg_options), out=out, experiment=experiment, command=sys.argv)
+    `mlpose evaluate CONFIG PREDICTIONS`, or with --ann-file: `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`.
+    """
+    from mlpose.engine.jobs import evaluate_predictions
+
+    if ann_file:
+        predictions, config = first, second or "res50"
+    elif second is None:
+        raise click.UsageError("expected CONFIG PREDICTIONS, or PREDICTIONS --ann-file GT.json [CONFIG]")
+    else:
+        config, predictions = first, second
+    evaluate_predictions(config, predictions, _options(cfg_options), out=out, experiment=experiment,
+                         command=sys.argv, ann_file=ann_file)
+
+
+MODEL_HELP = ("The model: a checkpoint path or URL, runs:/RUN_ID/checkpoints/best.pth, models:/NAME@ALIAS "
+              "or models:/m-ID (MLflow's tracking URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
+model_config_opt = click.option("--config", help="Build the model from this config instead of the one the checkpoint carries.")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--model", "-m", required=True, help=MODEL_HELP)
+@click.option("--boxes", type=click.Path(dir_okay=False), help="Person boxes: a COCO-results detections JSON "
+              "([{image_id or file_name, bbox: [x, y, w, h], score}, ...]; image_id is the number in a COCO "
+              "file name, or the frame index of a video).")
+@click.option("--whole-image", is_flag=True, help="The whole image is one person box (the default without --boxes).")
+@click.option("--bbox-thr", type=float, default=0.3, show_default=True, help="Ignore boxes scoring below this.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write COCO keypoint results here (what `mlpose evaluate` "
+              "reads); default: print them.")
+@click.option("--vis-dir", type=click.Path(file_okay=False), help="Save each image with boxes and skeletons here.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Person crops per forward pass.")
+@click.option("--every", type=int, default=1, show_default=True, help="Use every N-th frame of a video.")
+@click.option("--amp", is_flag=True, help="bfloat16 autocast (faster on recent CPUs and on GPUs).")
+@model_config_opt
+@cfg_options_opt
+def infer(inputs, model, cfg_options, **kwargs):
+    """Predict the poses of the people in INPUT images, folders of images or video files.
+
+    No person detector is bundled (none can be downloaded here): the boxes come from --boxes, a
+    detections file made by any detector (e.g. MMDetection's COCO results), or each image is one
+    box. Flip test and every other test setting follow the model's config; bad inputs are skipped
+    with one line each.
+    """
+    from mlpose.engine.predict import InferOptions, infer as run_infer
+
+    click.echo(run_infer(list(inputs), model, InferOptions(cfg_options=_options(cfg_options), **kwargs))["summary"],
+               err=True)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The file to write (.onnx, .pt).")
+@model_config_opt
+@cfg_options_opt
+def export(model, fmt, out, config, cfg_options):
+    """Export MODEL's network (uint8 BGR crops -> heatmaps, dynamic batch size) as ONNX or TorchScript.
+
+    MODEL is a checkpoint path or URL, runs:/..., models:/NAME@ALIAS or models:/m-ID. The file is
+    checked right away: run on real crops at batch sizes 1 and 3, its heatmaps must match the eager
+    model's within 1e-4.
+    """
+    from mlpose.engine.predict import export as run_export
+
+    click.echo(run_export(model, fmt, out, config, _options(cfg_options)).summary())
 
 
 @cli.command()
@@ -174,16 +249,42 @@ def data():
               help="normal: 1-5 people, frequent occlusion, border cuts, clutter; easy: the same kinds of "
                    "scene, rarer and milder; simple: 1-2 whole, unoccluded people facing the camera "
                    "(the demo's data).")
-def data_synth(out, num_train, num_val, seed, image_size, difficulty):
+@click.option("--coco-size", is_flag=True,
+              help="Also write annotation and detection files with COCO 2017's counts (150k train people, "
+                   "6,352 val people, 104k val detections) whose images re-use the rendered ones.")
+def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size):
     """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT."""
     from mlpose.datasets.synth import generate
+    from mlpose.datasets.synth.coco_size import write_coco_size
 
     try:
         size = tuple(int(v) for v in image_size.lower().split("x"))
         assert len(size) == 2 and min(size) > 0
     except (ValueError, AssertionError):
         raise click.BadParameter(f"{image_size!r}: expected WxH, e.g. 256x256", param_hint="--image-size")
-    generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty)
+    if coco_size:
+        import json
+
+        click.echo(json.dumps(write_coco_size(out, num_train=num_train, num_val=num_val, seed=seed,
+                                              image_size=size, difficulty=difficulty)))
+    else:
+        from mlpose.datasets.synth.report import summary_lines
+
+        summary = generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty)
+        click.echo("\n".join(summary_lines(summary)))
+
+
+@cli.command()
+@click.argument("work_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--tracking-uri", help="Where the runs are (default: $MLFLOW_TRACKING_URI, else the URI the job used).")
+def sync(work_dir, tracking_uri):
+    """Send what jobs in WORK_DIR could not send to MLflow (the tracking server was away when
+    they ended) and end their runs with the status they ended with. Train and resume in that
+    work dir do the same before they start."""
+    from mlpose.tracking.sync import sync_dir
+
+    done = sync_dir(work_dir, tracking_uri)
+    click.echo("\n".join(s.line() for s in done) or f"nothing pending in {work_dir}")
 
 
 @cli.command()

@@ -21,8 +21,14 @@ def run(*args):
 
 def test_top_level_help_lists_every_command():
     out = run("--help").output
-    for command in ("train", "test", "resume", "sweep", "evaluate", "config", "data", "runs", "compare", "server"):
+    for command in ("train", "test", "resume", "sweep", "evaluate", "config", "data", "runs", "compare", "server",
+                    "infer", "export", "sync"):
         assert f"  {command} " in out
+
+
+def test_sync_of_a_work_dir_without_a_journal_says_nothing_is_pending(tmp_path):
+    result = run("sync", str(tmp_path))
+    assert result.exit_code == 0 and f"nothing pending in {tmp_path}" in result.output
 
 
 def test_train_and_test_accept_the_seed_flags():
@@ -32,6 +38,16 @@ def test_train_and_test_accept_the_seed_flags():
     test_help = run("test", "--help").output
     for flag in ("CHECKPOINT", "--out", "--dump", "--work-dir", "--cfg-options", "--show-dir", "--launcher"):
         assert flag in test_help
+
+
+def test_infer_and_export_help_say_what_they_take():
+    infer_help = " ".join(run("infer", "--help").output.split())
+    assert "No person detector is bundled" in infer_help
+    for flag in ("INPUT...", "--model", "--boxes", "--whole-image", "--out", "--vis-dir", "--batch-size", "--every",
+                 "--cfg-options", "models:/NAME@ALIAS"):
+        assert flag in infer_help
+    export_help = " ".join(run("export", "--help").output.split())
+    assert "[onnx|torchscript]" in export_help and "within 1e-4" in export_help
 
 
 def test_cfg_options_take_several_pairs_after_one_flag():
@@ -52,6 +68,9 @@ def test_config_show_json_is_machine_readable():
     (["config", "show", "tiny", "--cfg-options", "train_cfg.max_epoch=3"], "does not exist"),
     (["config", "show", "tiny", "--cfg-options", "optim_wrapper.optimizer.lr=[1,2"], "unbalanced brackets"),
     (["train", "no_such_config"], "config 'no_such_config' not found"),
+    (["infer", "a.jpg", "-m", "m.pth", "--boxes", "d.json", "--whole-image"], "either --boxes DETECTIONS.json or --whole-image"),
+    (["infer", "a.jpg", "-m", "/no/such/model.pth"], "checkpoint '/no/such/model.pth' does not exist"),
+    (["export", "/no/such/model.pth", "--format", "onnx", "--out", "m.onnx"], "does not exist"),
 ])
 def test_user_errors_exit_2_with_one_line(args, message):
     proc = subprocess.run([sys.executable, "-m", "mlpose.cli", *args], capture_output=True, text=True, cwd=ROOT)

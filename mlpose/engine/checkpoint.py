@@ -1,154 +1,28 @@
-"""Checkpoint files: atomic save, safe load, RNG state, and the work-dir checkpoint policy.
+"""The work dir's checkpoint policy (file I/O lives in :mod:`mlpose.runtime.checkpoint_io`).
 
-A checkpoint is one dict of plain types (tensors, numbers, strings, lists, dicts) so it loads
-with ``torch.load(weights_only=True)``. :class:`CheckpointManager` decides which files exist:
+:class:`CheckpointManager` decides which files exist:
 ``epoch_N.pth`` every ``interval`` epochs, ``best_<metric>_epoch_N.pth``, and a
 ``last_checkpoint`` text file holding the path of the newest one (as MMEngine writes it).
 """
 from __future__ import annotations
 
 import os
-import random
 import re
-import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
-import torch
-from torch import nn
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.runtime.checkpoint_io import TMP_SUFFIX, save_checkpoint, save_text_atomic
 
 LAST_POINTER = "last_checkpoint"
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.pth$")
-_TMP_SUFFIX = ".tmp"
+_ITER_RE = re.compile(r"^iter_(\d+)\.pth$")
 # Metric-name fragments that decide the save_best rule when none is given; 'less' is
 # checked first so e.g. 'val/loss_acc' counts as a loss.
 LESS_KEYS = ("loss", "EPE", "NME")
 GREATER_KEYS = ("AP", "AR", "PCK", "AUC", "acc")
-
-
-def save_checkpoint(state: dict, path: str | os.PathLike) -> str:
-    """Write ``state`` to ``path`` atomically (see :func:`_write_atomic`).
-
-    Returns:
-        ``path`` as a string.
-    """
-    return _write_atomic(path, lambda f: torch.save(state, f), binary=True)
-
-
-def _write_atomic(path: str | os.PathLike, write: Callable, binary: bool) -> str:
-    """Call ``write(file)`` on a hidden temporary file in ``path``'s directory, flush and
-    fsync it, then rename it over ``path`` (``os.replace``): a crash at any moment leaves
-    either the previous file or the complete new one under that name, never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # Persist the rename itself; without this a power loss could forget the new name.
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return str(path)
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the data is already safe
-    finally:
-        os.close(dir_fd)
-    return str(path)
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
-    """Load a checkpoint dict.
-
-    Args:
-        path: the ``.pth`` file.
-        map_location: passed to ``torch.load`` (default: tensors on the CPU).
-        weights_only: restrict unpickling to tensors and plain types (safe for untrusted
-            files). Pass False only for trusted files holding other objects (e.g. some
-            checkpoints written by MMEngine).
-
-    Raises:
-        ConfigError: when the file is missing, truncated/corrupt, or not loadable with
-            ``weights_only`` (the message names the file).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint {str(path)!r} does not exist; check the path (or --resume without a path)")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=weights_only)
-    except Exception as exc:  # torch raises many types for bad files (zip, pickle, EOF, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if weights_only and "weights only" in str(exc).lower():
-            raise ConfigError(
-                f"checkpoint {str(path)!r} holds objects that weights_only loading refuses ({first}); "
-                "load it with weights_only=False only if you trust the file"
-            ) from exc
-        raise ConfigError(f"checkpoint {str(path)!r} is unreadable (truncated or not a torch file): {first}") from exc
-    if not isinstance(state, dict):
-        raise ConfigError(f"checkpoint {str(path)!r} holds a {type(state).__name__}, expected a dict")
-    return state
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain model inside DistributedDataParallel/DataParallel and ``torch.compile`` wrappers."""
-    while True:
-        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            model = model.module
-        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
-            model = model._orig_mod
-        else:
-            return model
-
-
-def capture_rng_state() -> dict:
-    """This process's RNG states (python, numpy, torch CPU, every CUDA device), plain types only.
-
-    Returns:
-        dict(python=tuple, numpy=tuple of (str, uint32 tensor (624,), int, int, float),
-        torch=uint8 tensor, cuda=list of uint8 tensors (empty without CUDA)).
-    """
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        # numpy arrays are not accepted by weights_only loading; a tensor is.
-        "numpy": (np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss),
-                  float(np_gauss)),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def restore_rng_state(state: Mapping) -> None:
-    """Restore states written by :func:`capture_rng_state`.
-
-    CUDA states are restored when CUDA is available; a different device count restores the
-    devices both runs have and warns.
-    """
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"].cpu())
-    cuda = state.get("cuda") or []
-    if cuda and torch.cuda.is_available():
-        n = torch.cuda.device_count()
-        if n != len(cuda):
-            warnings.warn(f"checkpoint has CUDA RNG states for {len(cuda)} devices, this machine has {n}",
-                          stacklevel=2)
-        for i, s in enumerate(cuda[:n]):
-            torch.cuda.set_rng_state(s.cpu(), i)
 
 
 def infer_rule(metric: str) -> str:
@@ -213,7 +87,7 @@ class CheckpointManager:
                 self._rule(i, name)  # an un-inferable rule fails now, not after the first epoch
         self.best: dict[str, dict] = {}  # metric -> dict(score=float, path=str, epoch=int)
         if self.work_dir.is_dir():
-            for tmp in self.work_dir.glob(f".*{_TMP_SUFFIX}"):
+            for tmp in self.work_dir.glob(f".*{TMP_SUFFIX}"):
                 tmp.unlink(missing_ok=True)
 
     def _rule(self, i: int, metric: str) -> str:
@@ -233,10 +107,14 @@ class CheckpointManager:
         return path
 
     def save_epoch(self, state: dict | Callable[[], dict], epoch: int) -> str:
-        """Write ``epoch_{epoch}.pth``, update ``last_checkpoint``, prune old epoch files."""
+        """Write ``epoch_{epoch}.pth``, update ``last_checkpoint``, prune old epoch files and
+        every ``iter_N.pth`` (a stop signal's checkpoint: this one is later)."""
         path = self.save(state, f"epoch_{epoch}.pth")
         if self.max_keep_ckpts > 0:
             for old in self.epoch_files()[:-self.max_keep_ckpts]:
+                old.unlink(missing_ok=True)
+        for old in self.work_dir.glob("iter_*.pth"):
+            if _ITER_RE.match(old.name):
                 old.unlink(missing_ok=True)
         return path
 
@@ -308,8 +186,3 @@ class CheckpointManager:
         self.best = {k: dict(v) for k, v in state.get("best", {}).items()}
         if self.metrics == ["auto"] and state.get("metrics") and state["metrics"] != ["auto"]:
             self.metrics = list(state["metrics"])
-
-
-def save_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace the text file ``path`` atomically (see :func:`_write_atomic`)."""
-    _write_atomic(path, lambda f: f.write(text), binary=False)

@@ -18,7 +18,7 @@ from typing import Mapping
 
 import torch
 
-from mlpose.engine import dist
+from mlpose.runtime import dist
 
 LOGGER_NAME = "mlpose"
 # Console lines use the short date of the guide's sample; the file keeps the year (as MMEngine).
@@ -126,3 +126,14 @@ def format_log_line(mode: str, epoch: int, iteration: int, num_iters: int, *,
     for key, val in (scalars or {}).items():
         parts.append(f"{key}: {_num(val)}")
     return "  ".join(parts)
+
+
+def log_skipped_images(loader, ctx, tracker, step: int) -> None:
+    """With ``data_cfg.skip_bad_images``: the count of bad images skipped so far, in the log and
+    as the metric ``data/skipped_images`` (each file was warned about once when first met)."""
+    skipped = getattr(loader, "skipped", None)
+    if skipped is None:
+        return
+    if len(skipped):
+        ctx.logger.warning(f"data_cfg.skip_bad_images: {len(skipped)} bad image file(s) skipped so far")
+    tracker.log_metrics({"data/skipped_images": float(len(skipped))}, step)

@@ -21,7 +21,8 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from mlpose.registry import OPTIMIZERS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import OPTIMIZERS, build
 
 OPTIMIZERS.add(torch.optim.Adam, "Adam")
 OPTIMIZERS.add(torch.optim.AdamW, "AdamW")

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import warnings
 
-from mlpose.registry import SCHEDULERS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import SCHEDULERS, build
 
 INF = int(1e9)  # MMEngine's "never ends"
 

@@ -4,7 +4,8 @@ from torch import nn
 
 from mlpose.engine.optim import (OptimWrapperSpec, auto_scale_lr, build_optimizer, make_grad_clipper,
                                  parse_optim_wrapper)
-from mlpose.registry import OPTIMIZERS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import OPTIMIZERS
 
 
 class Tiny(nn.Module):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mlpose.engine.checkpoint import load_checkpoint
+from mlpose.runtime.checkpoint_io import load_checkpoint
 
 EPOCHS = 3
 

@@ -7,7 +7,8 @@ from torch import nn
 
 from mlpose.engine.optim import build_optimizer
 from mlpose.engine.scheduler import LRSchedule
-from mlpose.registry import SCHEDULERS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import SCHEDULERS
 
 # MMPose's default schedule for td-hm_res50_8xb64-210e_coco-256x192.
 MMPOSE_DEFAULT = [

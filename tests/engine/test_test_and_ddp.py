@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from mlpose.config import resolve_config_path
-from mlpose.engine import runner
-from mlpose.engine.runner import TrainOptions, evaluate_predictions, train
-from mlpose.registry import ConfigError
+from mlpose.engine import jobs
+from mlpose.engine.jobs import TrainOptions, evaluate_predictions, train
+from mlpose.errors import ConfigError
+from mlpose.stack import free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def trained(tmp_path_factory, tiny_data, tiny_opts):
 def test_test_out_dump_and_evaluate_agree(trained, tiny_data, tiny_opts, tmp_path):
     work, result = trained
     opts = tiny_opts(tiny_data, 2)
-    metrics = runner.test("tiny", result["best_checkpoint"], runner.TestOptions(
+    metrics = jobs.test("tiny", result["best_checkpoint"], jobs.TestOptions(
         work_dir=str(tmp_path), out=str(tmp_path / "m.json"), dump=str(tmp_path / "d.json"),
         show_dir="pics", interval=3, cfg_options=opts))
     assert metrics == result["metrics"] or metrics["coco/AP"] == pytest.approx(
@@ -42,7 +43,7 @@ def test_show_without_display_is_a_clear_error(trained, tiny_data, tiny_opts, tm
     monkeypatch.delenv("DISPLAY", raising=False)
     work, result = trained
     with pytest.raises(ConfigError, match="--show needs"):
-        runner.test("tiny", result["best_checkpoint"], runner.TestOptions(work_dir=str(tmp_path), show=True,
+        jobs.test("tiny", result["best_checkpoint"], jobs.TestOptions(work_dir=str(tmp_path), show=True,
                                                              cfg_options=tiny_opts(tiny_data, 2)))
 
 
@@ -55,7 +56,7 @@ def test_ddp_two_processes_one_set_of_outputs_and_full_validation(tmp_path, tiny
     cfg = tmp_path / "ddp.py"
     cfg.write_text(f"_base_ = ['{resolve_config_path('tiny').resolve()}']\n"
                    "val_evaluator = [_base_.val_evaluator, dict(type='EPE')]\ntest_evaluator = val_evaluator\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PORT": "29731", "PYTHON": sys.executable}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PORT": str(free_port()), "PYTHON": sys.executable}
     opts = tiny_opts(tiny_data, 1, **{"train_dataloader.batch_size": 2, "val_dataloader.batch_size": 3})
     opts = [o.replace("val_evaluator.ann_file", "val_evaluator.0.ann_file").replace("test_evaluator.ann_file", "test_evaluator.0.ann_file") for o in opts]
     cmd = ["bash", str(TOOLS / "dist_train.sh"), str(cfg), "2", "--work-dir", "ddp", "--cfg-options", *opts]
@@ -68,6 +69,27 @@ def test_ddp_two_processes_one_set_of_outputs_and_full_validation(tmp_path, tiny
     assert len(val_lines) == 1
     ddp_epe = float(val_lines[0].split("EPE: ")[1].split()[0])
     # a single-process evaluation of the same checkpoint gives the same numbers (all ranks gathered)
-    single = runner.test(str(cfg), str(work / "epoch_1.pth"), runner.TestOptions(work_dir=str(tmp_path / "t"), cfg_options=opts))
+    single = jobs.test(str(cfg), str(work / "epoch_1.pth"), jobs.TestOptions(work_dir=str(tmp_path / "t"), cfg_options=opts))
     assert ddp_epe > 0
     assert single["coco/EPE"] == pytest.approx(ddp_epe, abs=1e-4)
+    _one_set_of_validation_pictures(mlflow_env, cfg, opts)
+
+
+def _one_set_of_validation_pictures(uri, cfg, opts):
+    """Rank 0 alone logs the pictures and tables, of every rank's samples, each once."""
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+
+    from mlpose.config import load_config
+    from mlpose.registry import DATASETS, build
+
+    client = MlflowClient(uri)
+    run = next(r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+               if r.data.tags.get("mlpose.world_size") == "2")
+    images = [a.path for a in client.list_artifacts(run.info.run_id, "images") ]
+    for key in ("coco~samples", "coco~failures", "coco~per_keypoint"):
+        assert len([p for p in images if p.startswith(f"images/{key}+step+") and p.endswith(".png")]) == 1, key
+    rows = pd.read_json(download_artifacts(run_id=run.info.run_id, artifact_path="coco_samples.json"), orient="split")
+    num_val = len(build(load_config(str(cfg), opts).val_dataloader.dataset, DATASETS))
+    assert len(rows) == rows["annotation_id"].nunique() == num_val  # both ranks' shares, padding repeats dropped

@@ -7,9 +7,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mlpose.config import resolve_config_path
-from mlpose.engine.checkpoint import load_checkpoint
-from mlpose.engine.runner import TrainOptions, train
-from mlpose.registry import ConfigError
+from mlpose.engine.jobs import TrainOptions, train
+from mlpose.errors import ConfigError
+from mlpose.runtime.checkpoint_io import load_checkpoint
 
 LOG_LINE = re.compile(
     r"^(\d{4}/)?\d\d/\d\d \d\d:\d\d:\d\d - mlpose - INFO - Epoch\(train\) +\[(\d+)\]\[ *(\d+)/(\d+)\]  "
@@ -95,7 +95,7 @@ def test_amp_runs_bfloat16_on_cpu_and_says_so(tmp_path, tiny_data, mlflow_env):
 
 
 def test_resume_by_run_id_keeps_the_runs_precision(tmp_path, tiny_data, mlflow_env):
-    from mlpose.engine.runner import resume_run
+    from mlpose.engine.jobs import resume_run
 
     run_id = _train(tmp_path, tiny_data, epochs=1, amp=True, no_validate=True)["run_id"]
     resume_run(run_id, ["train_cfg.max_epochs=2"], work_dir=str(tmp_path / "elsewhere"))  # no --amp given
@@ -134,3 +134,20 @@ def test_bad_batch_size_is_a_clear_error(tmp_path, tiny_data, mlflow_env):
 def test_diverging_loss_stops_training_with_a_clear_error(tmp_path, tiny_data, mlflow_env):
     with pytest.raises(FloatingPointError, match="training loss is nan .*lower the learning rate"):
         _train(tmp_path, tiny_data, epochs=2, cfg={"optim_wrapper.optimizer.lr": 1e8})
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])
+def test_env_cfg_compile_trains_the_compiled_forward_and_saves_plain_weights(tmp_path, tiny_data, mlflow_env, backend):
+    # aot_eager: TorchDynamo and AOTAutograd as on a GPU, without inductor's C++ build (a minute
+    # or more on 2 cores; the slow variant compiles with inductor, the default backend).
+    import torch._dynamo
+
+    config = tmp_path / "tiny_compiled.py"
+    config.write_text(f"_base_ = [{str(resolve_config_path('tiny'))!r}]\n"
+                      f"env_cfg = dict(compile=dict(backend={backend!r}))\n")
+    torch._dynamo.reset()
+    opts = TrainOptions(work_dir=str(tmp_path / "run"), cfg_options=tiny_options(tiny_data, 1), no_validate=True)
+    train(str(config), opts)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the forward was compiled
+    weights = load_checkpoint(tmp_path / "run" / "epoch_1.pth")["model"]
+    assert weights and not any("_orig_mod" in k for k in weights)  # the plain model's names

@@ -11,12 +11,12 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.projects._project_spec import load_project
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking import Tracker
-from mlpose.tracking.mlproject import (ENTRY_POINTS, cli_args, parse_bool, parse_count, parse_params,
+from mlpose.mlproject import (ENTRY_POINTS, cli_args, parse_bool, parse_count, parse_params,
                                        restore_status_when_released, torchrun_command)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("text, value", [("true", True), ("True", True), ("1", True), ("YES", True),
@@ -73,7 +73,7 @@ def test_mlproject_file_declares_what_the_parser_accepts():
     for name, params in ENTRY_POINTS.items():
         entry = project.get_entry_point(name)
         assert tuple(entry.parameters) == params, name
-        assert f"mlpose.tracking.mlproject {name}" in entry.command
+        assert f"mlpose.mlproject {name}" in entry.command
     train = project.get_entry_point("train").parameters
     assert train["nproc"].type == "float" and train["nproc"].default == 1
     assert train["amp"].default == "false" and train["config"].default is None  # config is required
@@ -112,7 +112,7 @@ def test_mlflow_run_resume_leaves_exactly_the_resumed_run(store):
     target = Tracker.start({}, config_name="tiny")
     target.finish("KILLED")
     done = mlflow_run("-e", "resume", "-P", f"run_id={target.run_id}")
-    assert "Running command 'python -m mlpose.tracking.mlproject resume" in done.stderr
+    assert "Running command 'python -m mlpose.mlproject resume" in done.stderr
     # Whether or not the resume itself succeeded, the launcher's run is gone once mlflow run is.
     assert wait_for(lambda: [r.info.run_id for r in active_runs(store)] == [target.run_id]), done.stderr[-2000:]
     exps = [e.experiment_id for e in store.search_experiments(view_type=ViewType.ALL)]

@@ -1,4 +1,4 @@
-"""The command behind every MLproject entry point: ``python -m mlpose.tracking.mlproject ENTRY ...``.
+"""The command behind every MLproject entry point: ``python -m mlpose.mlproject ENTRY ...``.
 
 MLflow substitutes declared parameters as ``--name value`` and appends undeclared ``-P k=v`` as
 ``--k v``; this module checks both, converts them to ``mlpose`` CLI arguments and runs the CLI.
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 #: entry point -> declared MLproject parameters (keep in sync with the MLproject file).
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
@@ -147,7 +147,7 @@ def _launcher_pid() -> int | None:
 
 def _spawn_watcher(call: str) -> None:
     """Run ``mlproject.<call>`` in a detached process that outlives this one and ``mlflow run``."""
-    code = f"from mlpose.tracking import mlproject; mlproject.{call}"
+    code = f"from mlpose import mlproject; mlproject.{call}"
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -1,0 +1,115 @@
+"""Where and how this process runs a job: process group, device, seed, precision, folders, log.
+
+Every job (train, test, evaluate, resume) starts with :func:`setup_run`; what it returns is
+plain data that the builders (:mod:`mlpose.engine.parts`) and the loops read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from mlpose import __version__
+from mlpose.config import Config, config_text
+from mlpose.engine.logger import setup_logger
+from mlpose.runtime import dist
+from mlpose.runtime.launch import device_for, init_distributed
+from mlpose.runtime.malloc import keep_freed_memory
+from mlpose.runtime.randomness import set_random_seed, sync_random_seed
+
+
+@dataclasses.dataclass
+class RunContext:
+    """One process's share of a job.
+
+    Attributes:
+        cfg: the loaded, validated config.
+        launcher: 'none', 'pytorch', 'slurm' or 'mpi'.
+        rank, local_rank, world_size: this process in the process group (0, 0, 1 alone).
+        device: this rank's CUDA device, else the CPU.
+        seed: the seed every RNG was seeded with (``randomness.seed``, else drawn and shared).
+        amp: mixed precision on (``--amp`` or ``AmpOptimWrapper``).
+        precision: ``'fp32'``, ``'bf16-amp'`` (CPU) or ``'fp16-amp'`` (CUDA); logged as a tag.
+        work_dir: checkpoints (``--work-dir``, ``cfg.work_dir`` or ``work_dirs/<config name>``).
+        log_dir: ``work_dir/<timestamp>``: the log file, the config copy, ``vis_data/``.
+        logger: the ``mlpose`` logger (rank 0 at INFO, other ranks errors only).
+    """
+
+    cfg: Config
+    launcher: str
+    rank: int
+    local_rank: int
+    world_size: int
+    device: torch.device
+    seed: int
+    amp: bool
+    precision: str
+    work_dir: Path
+    log_dir: Path
+    logger: logging.Logger
+
+    @property
+    def amp_dtype(self) -> torch.dtype:
+        """fp16 (with a grad scaler) on CUDA, bfloat16 on CPUs."""
+        return torch.float16 if self.device.type == "cuda" else torch.bfloat16
+
+    def autocast(self):
+        """The forward's autocast context (a no-op without AMP)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+
+    def compile_options(self) -> dict | None:
+        """``env_cfg.compile``: None (off, the default), or the keyword arguments of
+        ``torch.compile`` (``True`` is ``{}``; a dict such as ``dict(mode='max-autotune')``)."""
+        choice = (self.cfg.get("env_cfg") or {}).get("compile", False)
+        return ({} if choice is True else dict(choice)) if choice else None
+
+    def channels_last(self) -> bool:
+        """``env_cfg.channels_last``; by default NHWC on CPUs (faster in fp32 and bf16 alike)
+        and for AMP on GPUs (tensor cores), NCHW for fp32 on GPUs."""
+        choice = (self.cfg.get("env_cfg") or {}).get("channels_last")
+        return (self.device.type == "cpu" or self.amp) if choice is None else choice
+
+
+def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool) -> RunContext:
+    """Join the process group, seed, choose device and precision, make the log folder.
+
+    Args:
+        cfg: the loaded config.
+        work_dir: run folder (default ``cfg.work_dir`` or ``work_dirs/<config name>``).
+        launcher: 'none', 'pytorch', 'slurm' or 'mpi'.
+        amp: ``--amp`` (``optim_wrapper.type='AmpOptimWrapper'`` turns it on too).
+    """
+    backend = ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend")
+    if backend == "nccl" and not torch.cuda.is_available():
+        backend = "gloo"
+    rank, local_rank, world_size = init_distributed(launcher, backend)
+    device = device_for(local_rank)
+    if device.type == "cpu":
+        keep_freed_memory()  # activations are re-used, not page-faulted in every step
+    rnd = cfg.get("randomness") or {}
+    seed = rnd.get("seed") if rnd.get("seed") is not None else sync_random_seed()
+    set_random_seed(seed, rnd.get("diff_rank_seed", False), rnd.get("deterministic", False), rank)
+    if (cfg.get("env_cfg") or {}).get("cudnn_benchmark") and not rnd.get("deterministic", False):
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
+    amp = amp or (cfg.get("optim_wrapper") or {}).get("type") == "AmpOptimWrapper"
+    precision = ("fp16" if device.type == "cuda" else "bf16") + "-amp" if amp else "fp32"
+
+    work = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / cfg.name)
+    stamp = dist.broadcast_object(time.strftime("%Y%m%d_%H%M%S"))
+    log_dir = work / stamp
+    if dist.is_main():
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / f"{cfg.name}.py").write_text(config_text(cfg))
+    dist.barrier()
+    logger = setup_logger(log_dir / f"{stamp}.log" if dist.is_main() else None)
+    return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, log_dir, logger)
+
+
+def snapshot_env() -> dict:
+    """Facts recorded in checkpoints and tags (never secrets)."""
+    return {"mlpose": __version__, "torch": str(torch.__version__), "host": platform.node(), "pid": os.getpid()}

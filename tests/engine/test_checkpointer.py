@@ -1,0 +1,79 @@
+"""The checkpoint table: what a file holds, that save and restore walk the same entries, and that
+checkpoints written by earlier mlpose versions still resume exactly."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from mlpose.datasets.synth import generate
+from mlpose.engine.jobs import TrainOptions, train
+from mlpose.errors import ConfigError
+from mlpose.runtime.checkpoint_io import load_checkpoint, save_checkpoint
+
+#: Written by mlpose 0.1.0 (commit 30790e5, before the checkpoint table), single-threaded, with
+#: ``train("tiny", TrainOptions(cfg_options=opts(1)))`` on the ``data`` below: epoch 1 of 2.
+OLD_EPOCH_1 = Path(__file__).parent / "data" / "tiny-w8_epoch_1_v0.1.0.pth"
+ENTRIES = ["model", "optimizer", "scheduler", "scaler", "state", "sampler", "checkpoints", "rng", "config", "meta"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt-data")
+    generate(out, num_train=6, num_val=2, seed=0, image_size=(128, 128), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def opts(data, tiny_opts):
+    """``opts(epochs)``: the options the fixture file was written with, for ``epochs`` epochs."""
+    return lambda epochs: tiny_opts(data, epochs=epochs, width=8) + ["train_dataloader.batch_size=2"]
+
+
+def test_a_checkpoint_is_every_table_entry_plus_config_and_meta(opts, tmp_path, mlflow_env):
+    train("tiny", TrainOptions(work_dir=str(tmp_path / "w"), cfg_options=opts(1)))
+    ckpt = load_checkpoint(tmp_path / "w" / "epoch_1.pth")
+    assert list(ckpt) == ENTRIES
+    assert ckpt["state"] == {"epoch": 1, "iteration": 6, "epoch_iter": 0}  # 13 people, batches of 2
+    assert ckpt["sampler"] == {"epoch": 1, "start": 0, "num_samples": 13, "world_size": 1}
+    assert ckpt["meta"]["run_id"] and ckpt["meta"]["precision"] == "fp32"
+
+
+@pytest.fixture
+def one_thread():
+    """The fixture file was written single-threaded; bit-identity needs the same reduction order."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_checkpoint_of_the_previous_format_resumes_bit_identically(opts, tmp_path, mlflow_env, one_thread):
+    old = load_checkpoint(OLD_EPOCH_1)
+    assert "sampler" not in old and old["state"]["epoch"] == 1  # the format before the table
+    straight = train("tiny", TrainOptions(work_dir=str(tmp_path / "straight"), cfg_options=opts(2)))
+    resumed = train("tiny", TrainOptions(work_dir=str(tmp_path / "resumed"), resume=str(OLD_EPOCH_1),
+                                         cfg_options=opts(2)))
+    a = load_checkpoint(tmp_path / "straight" / "epoch_2.pth")
+    b = load_checkpoint(tmp_path / "resumed" / "epoch_2.pth")
+    assert b["state"] == a["state"] == {"epoch": 2, "iteration": 12, "epoch_iter": 0}
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert resumed["metrics"] == straight["metrics"]
+
+
+def test_a_checkpoint_missing_an_entry_is_refused_by_name(opts, tmp_path, mlflow_env):
+    ckpt = load_checkpoint(OLD_EPOCH_1)
+    del ckpt["optimizer"]
+    save_checkpoint(ckpt, tmp_path / "partial.pth")
+    with pytest.raises(ConfigError, match=r"partial\.pth: no 'optimizer' in this checkpoint.*load_from"):
+        train("tiny", TrainOptions(work_dir=str(tmp_path / "w"), resume=str(tmp_path / "partial.pth"),
+                                   cfg_options=opts(2)))
+
+
+def test_untracked_training_writes_no_mlflow_store(opts, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = train("tiny", TrainOptions(work_dir="w", cfg_options=opts(1) + ["tracking.enabled=False"]))
+    assert result["run_id"] is None and (tmp_path / "w" / "epoch_1.pth").is_file()
+    assert load_checkpoint(tmp_path / "w" / "epoch_1.pth")["meta"]["run_id"] is None
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
