@@ -10,7 +10,8 @@ from mlpose.codecs.heatmap_utils import (
     refine_dark,
     refine_quarter_offset,
 )
-from mlpose.registry import CODECS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import CODECS
 
 
 def check_size(value, key: str, owner: str) -> tuple[int, int]:

@@ -5,7 +5,8 @@ import numpy as np
 
 from mlpose.codecs.heatmap_utils import as_batch, gaussian_heatmaps, heatmap_maximum, refine_dark_udp
 from mlpose.codecs.msra_heatmap import check_encode_inputs, check_kernel, check_size
-from mlpose.registry import CODECS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import CODECS
 
 
 @CODECS.register()

@@ -21,7 +21,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from mlpose.registry import MODELS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import MODELS
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255 pixel units
 IMAGENET_STD = (58.395, 57.12, 57.375)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mlpose.codecs import MSRAHeatmap
-from mlpose.registry import CODECS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import CODECS, build
 
 INPUT, HEATMAP = (192, 256), (48, 64)  # scale factor 4 on both axes
 

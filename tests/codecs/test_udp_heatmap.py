@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlpose.codecs import UDPHeatmap
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def test_scale_factor_aligns_first_and_last_pixel_centres():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from mlpose.errors import ConfigError
 from mlpose.models import flip_heatmaps
-from mlpose.registry import MODELS, ConfigError, build
+from mlpose.registry import MODELS, build
 
 K = 4
 FLIP = [1, 0, 3, 2]

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
+from mlpose.errors import ConfigError
 from mlpose.models import flip_heatmaps
-from mlpose.registry import MODELS, ConfigError, build
+from mlpose.registry import MODELS, build
 
 
 def head(**kw):

@@ -4,8 +4,9 @@ import datetime
 import pytest
 import torch
 
+from mlpose.errors import ConfigError
 from mlpose.models import HeatmapHead, ResNet
-from mlpose.registry import MODELS, ConfigError, build
+from mlpose.registry import MODELS, build
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from mlpose.registry import MODELS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import MODELS, build
 
 
 def test_bgr_to_rgb_and_normalise():

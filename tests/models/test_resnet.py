@@ -2,9 +2,10 @@
 import pytest
 import torch
 
+from mlpose.errors import ConfigError
 from mlpose.models import ResNet
 from mlpose.models.backbones.resnet import BasicBlock, Bottleneck
-from mlpose.registry import MODELS, ConfigError, build
+from mlpose.registry import MODELS, build
 
 # Widths of the last stage at base_channels=64 (torchvision's resnetN without fc).
 LAST_WIDTH = {18: 512, 34: 512, 50: 2048, 101: 2048, 152: 2048}

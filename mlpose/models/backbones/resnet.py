@@ -9,8 +9,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mlpose.errors import ConfigError
 from mlpose.models.init import check_init_cfg, constant_init, kaiming_init, load_pretrained
-from mlpose.registry import MODELS, ConfigError
+from mlpose.registry import MODELS
 
 
 class BasicBlock(nn.Module):

@@ -8,9 +8,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mlpose.errors import ConfigError
 from mlpose.models.accuracy import pose_accuracy
 from mlpose.models.init import check_init_cfg, constant_init, load_pretrained, normal_init
-from mlpose.registry import CODECS, MODELS, ConfigError, build
+from mlpose.registry import CODECS, MODELS, build
 
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}  # kernel -> (padding, output_padding) for x2
 
