@@ -1,25 +1,26 @@
 """COCO-style top-down keypoint datasets: one sample per person instance."""
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import json
 import os
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
 
-from mlpose.registry import DATASETS, TRANSFORMS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import DATASETS, TRANSFORMS, build
+from mlpose.runtime.malloc import release_freed_memory
 
+from .instances import InstanceTable
 from .metainfo import load_metainfo
 
 # Metainfo entries copied into every item, as transforms (flip, half-body, target
 # weights) need them; CombinedDataset overwrites them with the combined layout's.
 ITEM_METAINFO_KEYS = ("flip_indices", "flip_pairs", "upper_body_ids", "lower_body_ids",
                       "dataset_keypoint_weights")
+# Per-instance array fields, returned with a leading instance axis of 1 (MMPose's layout).
+ARRAY_FIELDS = ("bbox", "bbox_score", "keypoints", "keypoints_visible")
 
 
 def build_pipeline(pipeline: Sequence, path: str) -> list[Callable]:
@@ -105,7 +106,7 @@ class CocoDataset(torch.utils.data.Dataset):
         self.indices = indices
         self.metainfo = load_metainfo(metainfo, self.default_metainfo)
         self.pipeline = build_pipeline(pipeline, f"{name}.pipeline")
-        self.data_list: list[dict] = []
+        self.table = InstanceTable.empty()
         self._initialized = False
         if not lazy_init:
             self.full_init()
@@ -117,7 +118,7 @@ class CocoDataset(torch.utils.data.Dataset):
         return path if os.path.exists(path) else self._join_root(path)
 
     def full_init(self) -> None:
-        """Read the annotations (and detections) into ``self.data_list``; idempotent."""
+        """Read the annotations (and detections) into the instance table; idempotent."""
         if self._initialized:
             return
         for what, path in (("ann_file", self.ann_file), ("bbox_file", self.bbox_file)):
@@ -126,86 +127,99 @@ class CocoDataset(torch.utils.data.Dataset):
                     f"{type(self).__name__}: {what} {path!r} not found; fix data_root/{what} "
                     "or generate data with `mlpose data synth data/synth`"
                 )
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-            coco = COCO(self.ann_file)
-        data_list = self._load_detections(coco) if self.bbox_file else self._load_gt(coco)
+        with open(self.ann_file) as f:
+            dataset = json.load(f)
+        table = self._load_detections(dataset) if self.bbox_file else self._load_gt(dataset)
+        del dataset
         if isinstance(self.indices, int):
-            data_list = data_list[: self.indices]
+            table = table.take(np.arange(min(self.indices, len(table))))
         elif self.indices is not None:
-            data_list = [data_list[i] for i in self.indices]
-        self.data_list = data_list
+            table = table.take(self.indices)
+        self.table = table
         self._initialized = True
+        release_freed_memory()  # the parsed json is garbage now; hand its pages back
 
-    def _base_item(self, img: dict) -> dict:
-        return dict(img_id=img["id"], img_path=os.path.join(self.img_prefix, img["file_name"]),
-                    dataset_name=self.metainfo["dataset_name"])
+    def _table(self, columns: dict, image_ids: np.ndarray, images: dict) -> InstanceTable:
+        """The instance table of ``columns`` whose instances lie in ``image_ids`` (N,)."""
+        uniq, index = np.unique(image_ids, return_inverse=True)
+        paths = [os.path.join(self.img_prefix, images[int(i)]["file_name"]) for i in uniq]
+        return InstanceTable(columns, index, uniq, np.array(paths, dtype=str),
+                             dict(dataset_name=self.metainfo["dataset_name"], iscrowd=0), ARRAY_FIELDS)
 
-    def _load_gt(self, coco: COCO) -> list[dict]:
+    def _load_gt(self, dataset: dict) -> InstanceTable:
+        """Labelled, non-crowd instances with a non-empty (image-clipped) box, by image id."""
         k = self.metainfo["num_keypoints"]
-        items = []
-        for img_id in sorted(coco.getImgIds()):
-            img = coco.loadImgs(img_id)[0]
-            w, h = img["width"], img["height"]
-            for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):
-                kpts = np.asarray(ann.get("keypoints") or [0] * 3 * k, np.float32).reshape(-1, 3)
-                if kpts.shape[0] != k:
-                    raise ConfigError(
-                        f"{self.ann_file}: annotation {ann['id']} has {kpts.shape[0]} keypoints "
-                        f"but metainfo {self.metainfo['dataset_name']!r} has {k}; fix metainfo"
-                    )
-                x, y, bw, bh = ann["bbox"]
-                # Clip to the image like MMPose: a box reaching past the border ends at w - 1.
-                x1, x2 = np.clip([x, x + bw], 0, w - 1)
-                y1, y2 = np.clip([y, y + bh], 0, h - 1)
-                num_kpts = int(ann.get("num_keypoints", np.count_nonzero(kpts[:, 2])))
-                if ann.get("iscrowd", 0) or num_kpts == 0 or x2 <= x1 or y2 <= y1:
-                    continue
-                items.append(dict(
-                    self._base_item(img), id=ann["id"], category_id=ann.get("category_id", 1),
-                    bbox=np.array([[x1, y1, x2, y2]], np.float32),
-                    bbox_score=np.ones(1, np.float32),
-                    keypoints=kpts[None, :, :2].copy(),
-                    keypoints_visible=np.minimum(1.0, kpts[None, :, 2]).astype(np.float32),
-                    area=float(ann.get("area", bw * bh)), num_keypoints=num_kpts, iscrowd=0,
-                ))
-        return items
+        images = {img["id"]: img for img in dataset.get("images", [])}
+        anns = [a for a in dataset.get("annotations", []) if a["image_id"] in images]
+        for a in anns:
+            if a.get("keypoints") and len(a["keypoints"]) != 3 * k:
+                raise ConfigError(
+                    f"{self.ann_file}: annotation {a['id']} has {len(a['keypoints']) // 3} keypoints "
+                    f"but metainfo {self.metainfo['dataset_name']!r} has {k}; fix metainfo")
+        kpts = np.array([a.get("keypoints") or [0] * 3 * k for a in anns], np.float32).reshape(-1, k, 3)
+        boxes = np.array([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
+        size = np.array([(images[a["image_id"]]["width"], images[a["image_id"]]["height"]) for a in anns],
+                        np.float64).reshape(-1, 2)
+        # Clip to the image like MMPose: a box reaching past the border ends at w - 1.
+        x1, x2 = (np.clip(boxes[:, 0:1] + d * boxes[:, 2:3], 0, size[:, :1] - 1)[:, 0] for d in (0, 1))
+        y1, y2 = (np.clip(boxes[:, 1:2] + d * boxes[:, 3:4], 0, size[:, 1:] - 1)[:, 0] for d in (0, 1))
+        num_kpts = np.array([a.get("num_keypoints", np.count_nonzero(kp[:, 2])) for a, kp in zip(anns, kpts)],
+                            np.int64)
+        crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], bool)
+        image_ids = np.array([a["image_id"] for a in anns], np.int64)
+        keep = ~crowd & (num_kpts > 0) & (x2 > x1) & (y2 > y1)
+        # Sorted by image id, file order within an image (a stable sort).
+        rows = np.flatnonzero(keep)[np.argsort(image_ids[keep], kind="stable")]
+        area = np.array([a.get("area", a["bbox"][2] * a["bbox"][3]) for a in anns], np.float64)
+        columns = dict(
+            id=np.array([a["id"] for a in anns], np.int64)[rows],
+            category_id=np.array([a.get("category_id", 1) for a in anns], np.int64)[rows],
+            bbox=np.stack([x1, y1, x2, y2], -1).astype(np.float32)[rows],
+            bbox_score=np.ones(len(rows), np.float32),
+            keypoints=np.ascontiguousarray(kpts[rows, :, :2]),
+            keypoints_visible=np.minimum(1.0, kpts[rows, :, 2]).astype(np.float32),
+            area=area[rows], num_keypoints=num_kpts[rows])
+        return self._table(columns, image_ids[rows], images)
 
-    def _load_detections(self, coco: COCO) -> list[dict]:
+    def _load_detections(self, dataset: dict) -> InstanceTable:
+        """The person detections (category 1) scoring at least ``bbox_score_thr``, in file order."""
         with open(self.bbox_file) as f:
             dets = json.load(f)
         if not isinstance(dets, list):
             raise ConfigError(f"bbox_file {self.bbox_file!r} must hold a list of detections")
-        k = self.metainfo["num_keypoints"]
-        thr = float(self.filter_cfg.get("bbox_score_thr", -np.inf))
-        items = []
+        images = {img["id"]: img for img in dataset.get("images", [])}
+        dets = [d for d in dets if d.get("category_id", 1) == 1]
         for det in dets:
-            if det.get("category_id", 1) != 1:
-                continue
-            if det["image_id"] not in coco.imgs:
+            if det["image_id"] not in images:
                 raise ConfigError(f"bbox_file {self.bbox_file!r}: image_id {det['image_id']} "
                                   f"is not in {self.ann_file!r}")
-            x, y, bw, bh = (float(v) for v in det["bbox"][:4])
-            score = float(det["score"])
-            if score < thr:
-                continue
-            items.append(dict(
-                self._base_item(coco.imgs[det["image_id"]]), id=len(items), category_id=1,
-                bbox=np.array([[x, y, x + bw, y + bh]], np.float32),
-                bbox_score=np.array([score], np.float32),
-                keypoints=np.zeros((1, k, 2), np.float32),
-                keypoints_visible=np.zeros((1, k), np.float32),
-                area=bw * bh, num_keypoints=0, iscrowd=0,
-            ))
-        return items
+        scores = np.array([d["score"] for d in dets], np.float64)
+        thr = float(self.filter_cfg.get("bbox_score_thr", -np.inf))
+        rows = np.flatnonzero(scores >= thr)
+        xywh = np.array([d["bbox"][:4] for d in dets], np.float64).reshape(-1, 4)[rows]
+        k, n = self.metainfo["num_keypoints"], len(rows)
+        columns = dict(
+            id=np.arange(n, dtype=np.int64), category_id=np.ones(n, np.int64),
+            bbox=np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], -1).astype(np.float32),
+            bbox_score=scores[rows].astype(np.float32),
+            keypoints=np.zeros((n, k, 2), np.float32), keypoints_visible=np.zeros((n, k), np.float32),
+            area=xywh[:, 2] * xywh[:, 3], num_keypoints=np.zeros(n, np.int64))
+        return self._table(columns, np.array([d["image_id"] for d in dets], np.int64)[rows], images)
+
+    @property
+    def data_list(self) -> list[dict]:
+        """Every item before the pipeline, as dicts (built on each access: for inspection;
+        the dataset itself keeps flat columns, see :mod:`mlpose.datasets.instances`)."""
+        return [self.table.item(i) for i in range(len(self.table))] if self._initialized else []
 
     def __len__(self) -> int:
         self.full_init()
-        return len(self.data_list)
+        return len(self.table)
 
     def get_data_info(self, idx: int) -> dict:
-        """The ``idx``-th item before the pipeline (a deep copy, safe to modify)."""
+        """The ``idx``-th item before the pipeline (a fresh dict, safe to modify)."""
         self.full_init()
-        item = copy.deepcopy(self.data_list[idx])
+        item = self.table.item(idx)
         item.update(item_metainfo(self.metainfo), sample_idx=idx)
         return item
 
@@ -213,7 +227,7 @@ class CocoDataset(torch.utils.data.Dataset):
         return run_pipeline(self.pipeline, self.get_data_info(idx))
 
     def __repr__(self) -> str:
-        size = len(self.data_list) if self._initialized else "not loaded"
+        size = len(self.table) if self._initialized else "not loaded"
         return f"{type(self).__name__}(ann_file={self.ann_file!r}, test_mode={self.test_mode}, " \
                f"size={size})"
 

@@ -8,7 +8,8 @@ from typing import Sequence
 
 import torch
 
-from mlpose.registry import DATASETS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import DATASETS, build
 
 from .coco import build_pipeline, item_metainfo, run_pipeline
 from .metainfo import load_metainfo

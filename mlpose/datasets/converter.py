@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from mlpose.registry import TRANSFORMS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import TRANSFORMS
 
 # (AIC index, COCO index) pairs for the 12 body joints the two layouts share. AIC's head
 # top and neck have no COCO counterpart; COCO's face joints have no AIC counterpart.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 # The repository root: relative metainfo paths that are not found from the working
 # directory are looked up here, so configs work from any cwd inside a checkout.

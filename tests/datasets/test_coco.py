@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mlpose.datasets import AicDataset, CocoDataset, load_metainfo, pose_collate
-from mlpose.registry import DATASETS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import DATASETS, build
 
 COCO_META = "experiments/_base_/datasets/coco.py"
 

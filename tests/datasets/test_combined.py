@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mlpose.datasets import AIC_TO_COCO, CombinedDataset
-from mlpose.registry import DATASETS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import DATASETS, build
 
 COCO_META = dict(from_file="experiments/_base_/datasets/coco.py")
 

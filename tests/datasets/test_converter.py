@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mlpose.datasets import AIC_TO_COCO, COCO_TO_AIC, KeypointConverter
-from mlpose.registry import TRANSFORMS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import TRANSFORMS, build
 
 
 def _random_aic(rng, lead=(3,)):

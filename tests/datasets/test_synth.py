@@ -15,7 +15,7 @@ from mlpose.datasets.synth.difficulty import PRESETS
 from mlpose.datasets.synth.pose import P, project, sample_pose, sample_view
 from mlpose.datasets.synth.render import draw_person
 from mlpose.datasets.synth.scene import compose, visibility
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 # The shared dataset (conftest.py): 6 train and 4 val images of 128x128.
 NUM_TRAIN, NUM_VAL, W, H = 6, 4, 128, 128

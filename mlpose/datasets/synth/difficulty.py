@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 @dataclass(frozen=True)

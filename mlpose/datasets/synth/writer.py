@@ -1,6 +1,7 @@
 """Write the synthetic dataset: JPEG images, COCO and AIC keypoint json, detections."""
 from __future__ import annotations
 
+import errno
 import json
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 from rich.progress import track
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 from .difficulty import get_difficulty
 from .pose import P
@@ -133,53 +134,26 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
     if num_train < 0 or num_val < 0:
         raise ConfigError(f"synth: num_train={num_train}, num_val={num_val} must be >= 0")
     out = Path(out_dir)
+    try:
+        return _generate(out, num_train, num_val, seed, (width, height), progress, difficulty, preset)
+    except OSError as exc:  # a read-only or full folder: one line, not a traceback
+        where = exc.filename or out
+        raise ConfigError(f"synth: cannot write {where} ({exc.strerror or exc}); choose a writable "
+                          "folder for OUT") from None
+
+
+def _generate(out: Path, num_train: int, num_val: int, seed: int, size: tuple[int, int], progress: bool,
+              difficulty: str, preset) -> dict:
+    width, height = size
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     summary: dict = dict(out_dir=str(out), image_size=[width, height], seed=seed,
                          difficulty=difficulty, splits={})
     start = time.perf_counter()
     for split, count in (("train", num_train), ("val", num_val)):
-        stream, id_base = SPLITS[split]
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        images, coco_anns, aic_anns, dets = [], [], [], []
-        steps = track(range(count), description=f"synth {split}", disable=not progress,
-                      total=count, transient=True)
-        for i in steps:
-            rng = np.random.default_rng([seed, stream, i])
-            image_id = id_base + i + 1
-            img, people, crowd_boxes = compose(rng, width, height, crowd=i % CROWD_EVERY == 2,
-                                               tiny=True if i % CROWD_EVERY == 4 else None,
-                                               difficulty=preset)
-            file_name = f"{image_id:012d}.jpg"
-            cv2.imwrite(str(out / "images" / split / file_name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
-            images.append(dict(id=image_id, file_name=file_name, width=width, height=height))
-            entries = [(p, p["bbox"], False) for p in people] + \
-                [(None, b, True) for b in crowd_boxes]
-            img_anns = []
-            for j, (person, box, crowd) in enumerate(entries):
-                ann_id = image_id * 100 + j + 1
-                img_anns.append(_instance(ann_id, image_id, person, box, COCO_KEYPOINTS, crowd))
-                aic_anns.append(_instance(ann_id, image_id, person, box, AIC_KEYPOINTS, crowd))
-            coco_anns += img_anns
-            if split == "val":
-                det_rng = np.random.default_rng([seed, stream, i, 1])
-                dets += _detections(det_rng, image_id, img_anns, width, height,
-                                    other_class=i % 3 == 1)
-        _dump(dict(info=dict(description=f"mlpose synthetic people ({split})",
-                             version=GENERATOR_VERSION),
-                   images=images, annotations=coco_anns,
-                   categories=_categories(COCO_KEYPOINTS, COCO_SKELETON)),
-              out / "annotations" / f"person_keypoints_{split}.json")
-        _dump(dict(images=images, annotations=aic_anns,
-                   categories=_categories(AIC_KEYPOINTS, AIC_SKELETON)),
-              out / "annotations" / f"aic_{split}.json")
-        if split == "val":
-            _dump(dets, out / "annotations" / "person_detection_results_val.json")
-            summary["detections"] = len(dets)
-        summary["splits"][split] = dict(
-            images=count, instances=sum(1 for a in coco_anns if not a["iscrowd"]),
-            labelled=sum(1 for a in coco_anns if a["num_keypoints"] > 0),
-            crowd=sum(a["iscrowd"] for a in coco_anns))
+        summary["splits"][split], detections = _write_split(out, split, count, seed, (width, height), preset,
+                                                            progress)
+        if detections is not None:
+            summary["detections"] = detections
     seconds = time.perf_counter() - start
     summary.update(seconds=round(seconds, 3),
                    images_per_s=round((num_train + num_val) / max(seconds, 1e-9), 1))
@@ -187,3 +161,56 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
                num_val=num_val, image_size=[width, height], difficulty=difficulty),
           out / "annotations" / "synth_info.json")
     return summary
+
+
+def _write_split(out: Path, split: str, count: int, seed: int, size: tuple[int, int], preset,
+                 progress: bool) -> tuple[dict, int | None]:
+    """Render and write one split's images and annotation files.
+
+    Returns:
+        (the split's counts: images, instances, labelled, crowd; the number of detections
+        written, None for a split without a detection file).
+    """
+    width, height = size
+    stream, id_base = SPLITS[split]
+    (out / "images" / split).mkdir(parents=True, exist_ok=True)
+    images, coco_anns, aic_anns, dets = [], [], [], []
+    steps = track(range(count), description=f"synth {split}", disable=not progress,
+                  total=count, transient=True)
+    for i in steps:
+        rng = np.random.default_rng([seed, stream, i])
+        image_id = id_base + i + 1
+        img, people, crowd_boxes = compose(rng, width, height, crowd=i % CROWD_EVERY == 2,
+                                           tiny=True if i % CROWD_EVERY == 4 else None,
+                                           difficulty=preset)
+        file_name = f"{image_id:012d}.jpg"
+        target = out / "images" / split / file_name
+        if not cv2.imwrite(str(target), img, [cv2.IMWRITE_JPEG_QUALITY, 92]):  # OpenCV only returns False
+            raise OSError(errno.EIO, "OpenCV could not write the image", str(target))
+        images.append(dict(id=image_id, file_name=file_name, width=width, height=height))
+        entries = [(p, p["bbox"], False) for p in people] + \
+            [(None, b, True) for b in crowd_boxes]
+        img_anns = []
+        for j, (person, box, crowd) in enumerate(entries):
+            ann_id = image_id * 100 + j + 1
+            img_anns.append(_instance(ann_id, image_id, person, box, COCO_KEYPOINTS, crowd))
+            aic_anns.append(_instance(ann_id, image_id, person, box, AIC_KEYPOINTS, crowd))
+        coco_anns += img_anns
+        if split == "val":
+            det_rng = np.random.default_rng([seed, stream, i, 1])
+            dets += _detections(det_rng, image_id, img_anns, width, height,
+                                other_class=i % 3 == 1)
+    _dump(dict(info=dict(description=f"mlpose synthetic people ({split})",
+                         version=GENERATOR_VERSION),
+               images=images, annotations=coco_anns,
+               categories=_categories(COCO_KEYPOINTS, COCO_SKELETON)),
+          out / "annotations" / f"person_keypoints_{split}.json")
+    _dump(dict(images=images, annotations=aic_anns,
+               categories=_categories(AIC_KEYPOINTS, AIC_SKELETON)),
+          out / "annotations" / f"aic_{split}.json")
+    if split == "val":
+        _dump(dets, out / "annotations" / "person_detection_results_val.json")
+    counts = dict(images=count, instances=sum(1 for a in coco_anns if not a["iscrowd"]),
+                  labelled=sum(1 for a in coco_anns if a["num_keypoints"] > 0),
+                  crowd=sum(a["iscrowd"] for a in coco_anns))
+    return counts, len(dets) if split == "val" else None

@@ -11,7 +11,8 @@ from mlpose.datasets.transforms.warp import (
     get_udp_warp_matrix,
     get_warp_matrix,
 )
-from mlpose.registry import TRANSFORMS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()

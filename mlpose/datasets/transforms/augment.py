@@ -12,7 +12,8 @@ from mlpose.datasets.transforms.warp import (
     flip_matrix,
     materialize_pending,
 )
-from mlpose.registry import TRANSFORMS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import TRANSFORMS
 
 _CV2_FLIP_CODE = {"horizontal": 1, "vertical": 0, "diagonal": -1}
 

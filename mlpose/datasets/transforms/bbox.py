@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from mlpose.datasets.transforms.common import check_prob, keep_raw_annotations, truncated_normal
-from mlpose.registry import TRANSFORMS, ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()

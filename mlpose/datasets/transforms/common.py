@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def keep_raw_annotations(results: dict) -> None:

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from mlpose.datasets.transforms.common import keep_raw_annotations
-from mlpose.registry import TRANSFORMS, ConfigError
+from mlpose.errors import ConfigError, DataError
+from mlpose.registry import TRANSFORMS
 
 try:  # optional: libjpeg-turbo bindings, ~10-15% faster than cv2.imdecode on small JPEGs
     import simplejpeg
@@ -65,6 +66,14 @@ def decode_image(data: bytes, backend: str = "cv2") -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
+def bad_image_message(results: dict, problem: str) -> str:
+    """One line naming the image file, its annotation and image ids, the problem and the ways out."""
+    ids = ", ".join(f"{name} {results[key]}" for key, name in (("id", "annotation id"), ("img_id", "image id"))
+                    if results.get(key) is not None)
+    return (f"{results.get('img_path')}: {problem}{f' ({ids})' if ids else ''}; replace or remove the file, "
+            "or set data_cfg.skip_bad_images=True to train without it")
+
+
 @TRANSFORMS.register()
 class LoadImage:
     """Read ``img_path`` into a BGR uint8 image.
@@ -120,12 +129,16 @@ class LoadImage:
             except OSError as exc:
                 if self.ignore_empty:
                     return None
-                raise FileNotFoundError(f"LoadImage: cannot read image file {path!r}: {exc}") from None
-            img = decode_image(data, self.backend)
+                raise DataError(bad_image_message(results, f"cannot read the image file ({exc.strerror or exc})")) from None
+            try:
+                img = decode_image(data, self.backend) if data else None
+            except cv2.error:
+                img = None
             if img is None:
                 if self.ignore_empty:
                     return None
-                raise ValueError(f"LoadImage: cannot decode image file {path!r} ({len(data)} bytes)")
+                what = "the image file is empty (0 bytes)" if not data else f"not a decodable image ({len(data)} bytes)"
+                raise DataError(bad_image_message(results, what))
         elif not isinstance(img, np.ndarray):
             raise TypeError(f"LoadImage: results['img'] must be a numpy array, got {type(img)}")
         if self.to_float32:

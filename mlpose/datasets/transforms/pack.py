@@ -38,13 +38,14 @@ class PackPoseInputs:
     - ``heatmaps``: ``(K, h, w)`` float32 tensor (only when targets were generated).
     - ``keypoint_weights``: ``(K,)`` float32 tensor (only when targets were generated).
     - ``meta``: ``id, img_id, img_path, category_id, center (2,), scale (2,)`` (the crop box in
-      image pixels), ``bbox_score, area, dataset_name, flip_indices, input_size (w, h)``, GT
+      image pixels), ``bbox (4,)`` (x1, y1, x2, y2 image pixels, when the results have one),
+      ``bbox_score, area, dataset_name, flip_indices, input_size (w, h)``, GT
       ``keypoints (K, 2)`` and ``keypoints_visible (K,)`` in image pixels as loaded (before any
       augmentation), plus any extra ``meta_keys`` found in the results.
 
     Required keys: img, bbox_center/bbox_scale (or input_center/input_scale).
     Optional keys: heatmaps, keypoint_weights, raw_keypoints(_visible) or keypoints(_visible),
-    id, img_id, img_path, category_id, bbox_score, area, dataset_name, flip_indices,
+    bbox, id, img_id, img_path, category_id, bbox_score, area, dataset_name, flip_indices,
     input_size, transformed_keypoints, pending_transform (applied to the pixels first).
 
     Args:
@@ -85,6 +86,8 @@ class PackPoseInputs:
             keypoints=None if keypoints is None else np.asarray(keypoints, np.float32)[0],
             keypoints_visible=None if visible is None else np.asarray(visible, np.float32)[0],
         )
+        if results.get("bbox") is not None:  # the detection (or GT) box: results files carry it
+            meta["bbox"] = np.asarray(results["bbox"], np.float32).reshape(-1)[:4]
         if self.pack_transformed and results.get("transformed_keypoints") is not None:
             meta["transformed_keypoints"] = np.asarray(results["transformed_keypoints"], np.float32)[0]
         for key in self.meta_keys:

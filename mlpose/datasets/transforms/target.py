@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpose.registry import CODECS, TRANSFORMS, ConfigError, build
+from mlpose.errors import ConfigError
+from mlpose.registry import CODECS, TRANSFORMS, build
 
 
 @TRANSFORMS.register()

@@ -4,7 +4,7 @@ import pytest
 
 from mlpose.datasets.transforms import GetBBoxCenterScale, RandomBBoxTransform
 from mlpose.datasets.transforms.common import truncated_normal
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def test_center_scale_from_xyxy_with_padding(tf):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlpose.datasets.transforms import GetBBoxCenterScale, RandomFlip, RandomHalfBody
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def loaded_item(tf, seed=0):

@@ -4,7 +4,7 @@ import pytest
 
 from mlpose.codecs import MSRAHeatmap
 from mlpose.datasets.transforms import GenerateTarget
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 CODEC = dict(type="MSRAHeatmap", input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 

@@ -7,7 +7,8 @@ import pytest
 
 from mlpose.datasets.transforms import LoadImage, decode_image
 from mlpose.datasets.transforms.loading import exif_orientation, simplejpeg
-from mlpose.registry import TRANSFORMS, ConfigError, build
+from mlpose.errors import ConfigError, DataError
+from mlpose.registry import TRANSFORMS, build
 
 
 def test_loads_bgr_uint8_and_shapes_and_keeps_raw_keypoints(tf, jpeg_path):
@@ -23,7 +24,7 @@ def test_loads_bgr_uint8_and_shapes_and_keeps_raw_keypoints(tf, jpeg_path):
 
 def test_missing_file_error_names_the_path(tmp_path):
     missing = tmp_path / "nope.jpg"
-    with pytest.raises(FileNotFoundError, match="nope.jpg"):
+    with pytest.raises(DataError, match="nope.jpg"):
         LoadImage()(dict(img_path=str(missing)))
     assert LoadImage(ignore_empty=True)(dict(img_path=str(missing))) is None
 

@@ -9,7 +9,7 @@ from mlpose.datasets.transforms import GetBBoxCenterScale, RandomFlip, TopdownAf
 from mlpose.registry import TRANSFORMS, build
 
 CODEC = dict(type="MSRAHeatmap", input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
-META_KEYS = {"id", "img_id", "img_path", "category_id", "center", "scale", "bbox_score", "area",
+META_KEYS = {"id", "img_id", "img_path", "category_id", "center", "scale", "bbox", "bbox_score", "area",
              "dataset_name", "flip_indices", "input_size", "keypoints", "keypoints_visible"}
 
 

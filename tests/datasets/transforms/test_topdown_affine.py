@@ -5,7 +5,7 @@ import pytest
 
 from mlpose.datasets.transforms import TopdownAffine, get_udp_warp_matrix, get_warp_matrix, invert_affine
 from mlpose.datasets.transforms.warp import apply_affine, fix_aspect_ratio
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def three_point_matrix(center, scale, rot, out_size):
