@@ -6,13 +6,14 @@ A metric is any object with
   evaluator sets before the first batch,
 - ``process(preds)``: called once per batch with the model's prediction dicts
   (see ``docs/architecture.md``),
-- ``compute() -> dict[str, float]``: gathers what every rank processed, computes, resets,
+- ``compute() -> dict[str, float]``: gathers what every rank processed, computes, resets
+  (the same values on every rank),
 - optionally ``prefix``: when it is None the evaluator prefixes the metric's names with the
   dataset name (``coco/AP``), so every name that reaches the logs, MLflow and ``save_best``
   carries its dataset.
 
-:class:`BaseMetric` implements the gathering; subclasses write ``process_one`` and
-``compute_metrics``. A user metric registered in ``METRICS`` from a module listed in
+:class:`BaseMetric` implements the gathering (to rank 0 only); subclasses write
+``process_one`` and ``compute_metrics``. A user metric registered in ``METRICS`` from a module listed in
 ``custom_imports`` can be named in ``val_evaluator`` like the built-in ones.
 """
 from __future__ import annotations
@@ -21,13 +22,18 @@ import copy
 import warnings
 from typing import Any, Sequence
 
-from mlpose.engine import dist
+from mlpose.errors import ConfigError
 from mlpose.evaluation.names import mlflow_key
-from mlpose.registry import DATASETS, METRICS, ConfigError, build
+from mlpose.registry import DATASETS, METRICS, build
+from mlpose.runtime import dist
 
 
 class BaseMetric:
-    """Collects one result per prediction, gathers them across ranks, computes on rank 0.
+    """Collects one result per prediction, gathers them on rank 0, computes there.
+
+    Subclasses write ``process_one`` and ``compute_metrics``; a metric that keeps its
+    results in another form (e.g. arrays per batch) overrides ``process``, ``pack`` and
+    ``unpack`` too.
 
     Args:
         prefix: names are returned as ``f'{prefix}/{name}'`` when set; when None the
@@ -43,25 +49,27 @@ class BaseMetric:
         """Turn one prediction dict into the (picklable) result kept until ``compute``."""
         raise NotImplementedError
 
-    def compute_metrics(self, results: list) -> dict[str, float]:
-        """Compute the metric values from every rank's results (duplicates removed, never
-        empty)."""
+    def compute_metrics(self, results: Any) -> dict[str, float]:
+        """Compute the metric values from every rank's results (``unpack``'s output:
+        duplicates removed, never empty)."""
         raise NotImplementedError
 
     def process(self, preds: Sequence[dict]) -> None:
         """Keep the result of each prediction of one batch."""
         self.results.extend(self.process_one(p) for p in preds)
 
-    def compute(self) -> dict[str, float]:
-        """Gather all ranks' results, compute on rank 0, share the values, and reset.
+    def pack(self, results: list) -> Any:
+        """This rank's results as the (picklable) object sent to rank 0."""
+        return results
+
+    def unpack(self, parts: list) -> Any:
+        """Every rank's ``pack`` output (rank order) as ``compute_metrics``' input.
 
         Results that are dicts with an ``id`` are de-duplicated by it: a DistributedSampler
         pads the last batches by repeating samples.
         """
-        gathered = dist.all_gather_object(self.results)
-        self.results = []
         results, seen = [], set()
-        for part in gathered:
+        for part in parts:
             for r in part:
                 key = r.get("id") if isinstance(r, dict) else None
                 if key is not None:
@@ -69,14 +77,19 @@ class BaseMetric:
                         continue
                     seen.add(key)
                 results.append(r)
-        if not results:  # the same on every rank, so no rank waits in a collective below
-            warnings.warn(f"{type(self).__name__}: no predictions were processed; it reports "
-                          "no metrics", stacklevel=2)
-            return {}
+        return results
+
+    def compute(self) -> dict[str, float]:
+        """Gather all ranks' results on rank 0 (only there: no rank holds another's copy),
+        compute there, share the values with every rank, and reset."""
+        parts = dist.gather_object(self.pack(self.results))
+        self.results = []
         outcome = None
         if dist.is_main():
             try:
-                outcome = ("ok", self.compute_metrics(results))
+                results = self.unpack(parts)
+                del parts
+                outcome = ("ok", self.compute_metrics(results)) if len(results) else ("empty", None)
             except Exception as exc:
                 if dist.is_dist():  # tell the other ranks, or they wait for rank 0 forever
                     dist.broadcast_object(("error", repr(exc)))
@@ -84,9 +97,12 @@ class BaseMetric:
         outcome = dist.broadcast_object(outcome)
         if outcome[0] == "error":
             raise RuntimeError(f"{type(self).__name__}.compute failed on rank 0: {outcome[1]}")
-        values = outcome[1]
+        if outcome[0] == "empty":
+            warnings.warn(f"{type(self).__name__}: no predictions were processed; it reports "
+                          "no metrics", stacklevel=2)
+            return {}
         head = f"{self.prefix}/" if self.prefix else ""
-        return {f"{head}{k}": float(v) for k, v in values.items()}
+        return {f"{head}{k}": float(v) for k, v in outcome[1].items()}
 
 
 def _merge(into: dict, new: dict, source: str) -> None:

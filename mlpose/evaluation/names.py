@@ -29,7 +29,7 @@ import posixpath
 import re
 from typing import Iterable
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 # The characters MLflow accepts in a metric key on every OS.
 _ALLOWED = r"/\w.\- "

@@ -17,8 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
+from mlpose.errors import ConfigError
 from mlpose.evaluation.evaluator import BaseMetric
-from mlpose.registry import METRICS, ConfigError
+from mlpose.registry import METRICS
 
 
 def normalized_distances(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,

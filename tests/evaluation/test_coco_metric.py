@@ -5,16 +5,21 @@ import json
 import numpy as np
 import pytest
 
+from mlpose.errors import ConfigError
 from mlpose.evaluation import CocoMetric
 from mlpose.evaluation.coco_metric import STAT_NAMES
-from mlpose.registry import ConfigError
 
 
-def _results(preds):
-    """COCO results of the raw predictions: score = box score, no NMS."""
-    return [dict(image_id=p["img_id"], category_id=1, score=float(p["bbox_score"]),
-                 keypoints=np.concatenate([p["keypoints"], p["keypoint_scores"][:, None]], 1)
-                 .reshape(-1).tolist()) for p in preds]
+def _results(preds, boxes=False):
+    """COCO results of the raw predictions: score = box score, no NMS; with ``boxes`` each
+    carries its box as x, y, w, h (float32 subtraction, as MMPose's bbox_xyxy2xywh)."""
+    out = [dict(image_id=p["img_id"], category_id=1, score=float(p["bbox_score"]),
+                keypoints=np.concatenate([p["keypoints"], p["keypoint_scores"][:, None]], 1)
+                .reshape(-1).tolist()) for p in preds]
+    for res, p in zip(out if boxes else (), preds):
+        x1, y1, x2, y2 = np.asarray(p["bbox"], np.float32).reshape(-1)
+        res["bbox"] = [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]
+    return out
 
 
 def _metric(meta, **kwargs):
@@ -23,10 +28,11 @@ def _metric(meta, **kwargs):
     return metric
 
 
-def test_equals_pycocotools_on_generated_set(synth, coco_meta, helpers, tmp_path):
+@pytest.mark.parametrize("backend", ["faster_coco_eval", "pycocotools"])
+def test_equals_pycocotools_on_generated_set(synth, coco_meta, helpers, tmp_path, backend):
     preds = helpers.perturb(synth["coco"], seed=0)
     metric = _metric(coco_meta, ann_file=synth["coco"], score_mode="bbox", nms_mode="none",
-                     outfile_prefix=str(tmp_path / "res"))
+                     outfile_prefix=str(tmp_path / "res"), backend=backend)
     helpers.feed(metric, preds)
     got = metric.compute()
 
@@ -46,6 +52,32 @@ def test_equals_pycocotools_on_generated_set(synth, coco_meta, helpers, tmp_path
     assert [got[n] for n in STAT_NAMES] == pytest.approx(list(own), abs=1e-9)
     with pytest.warns(UserWarning, match="no predictions"):  # compute() reset the metric
         assert metric.compute() == {}
+
+
+def test_results_carry_boxes_and_give_pycocotools_numbers_with_boxes(synth, coco_meta, helpers, tmp_path):
+    # Detection boxes around each prediction's person, looser than its keypoints' extent (as
+    # a detector's): the box, not the keypoints, decides whether a detection is medium or large.
+    rng = np.random.default_rng(7)
+    preds = helpers.perturb(synth["coco"], seed=8)
+    for p in preds:
+        lo, hi = p["keypoints"].min(0), p["keypoints"].max(0)
+        pad = (hi - lo) * rng.uniform(0.1, 0.6, 2)
+        p["bbox"] = np.r_[lo - pad, hi + pad].astype(np.float32)
+    metric = _metric(coco_meta, ann_file=synth["coco"], score_mode="bbox", nms_mode="none",
+                     outfile_prefix=str(tmp_path / "res"))
+    helpers.feed(metric, preds)
+    got = metric.compute()
+    written = json.loads((tmp_path / "res.keypoints.json").read_text())
+    assert all(len(d["bbox"]) == 4 for d in written)
+
+    ref_file = tmp_path / "ref.keypoints.json"
+    ref_file.write_text(json.dumps(_results(preds, boxes=True)))
+    ref = helpers.pycocotools_stats(synth["coco"], str(ref_file), coco_meta["sigmas"])
+    assert [got[n] for n in STAT_NAMES] == pytest.approx(list(ref), abs=1e-12)
+    # Without the boxes the medium/large split moves (what mlpose reported before writing them).
+    boxless = helpers.pycocotools_stats(synth["coco"], _results(preds), coco_meta["sigmas"])
+    assert boxless[0] == pytest.approx(got["AP"], abs=1e-12)
+    assert (boxless[3], boxless[4]) != pytest.approx((got["AP (M)"], got["AP (L)"]), abs=1e-3)
 
 
 def test_padding_duplicates_are_counted_once(synth, coco_meta, helpers):
@@ -109,13 +141,14 @@ def test_rescoring_and_oks_nms_equal_hand_computed_reference(coco_meta, helpers,
 
 def test_score_modes(coco_meta, synth):
     metric = _metric(coco_meta, ann_file=synth["coco"], score_mode="bbox_rle")
-    ks = np.array([0.1, 0.3, 0.5], np.float32)
-    r = [dict(keypoint_scores=ks, bbox_score=0.5)]
-    assert metric._instance_scores(r)[0] == pytest.approx(0.5 + 0.3 + 0.5)
+    ks = np.array([[0.1, 0.3, 0.5]], np.float32)
+    box = np.array([0.5])
+    assert metric.instance_scores(box, ks)[0] == pytest.approx(0.5 + 0.3 + 0.5)
     metric.score_mode = "keypoint"
-    assert metric._instance_scores(r)[0] == pytest.approx(0.3)
+    assert metric.instance_scores(box, ks)[0] == pytest.approx(0.3)
     metric.score_mode = "bbox_keypoint"
-    assert metric._instance_scores(r)[0] == pytest.approx(0.5 * 0.4)
+    assert metric.instance_scores(box, ks)[0] == pytest.approx(0.5 * 0.4)
+    assert metric.instance_scores(box, np.full((1, 3), 0.1, np.float32))[0] == 0  # none > thr
 
 
 def test_use_area_false_uses_053_box_area(synth, aic_meta, helpers, tmp_path):
@@ -179,7 +212,7 @@ def test_ground_truth_from_predictions(synth, coco_meta, helpers):
     helpers.feed(metric, preds)
     got = metric.compute()
     gt["annotations"] = [by_id[p["id"]] for p in preds]
-    ref = helpers.pycocotools_stats(gt, _results(preds), coco_meta["sigmas"])
+    ref = helpers.pycocotools_stats(gt, _results(preds, boxes=True), coco_meta["sigmas"])
     assert [got[n] for n in STAT_NAMES] == pytest.approx(list(ref), abs=1e-9)
 
 
@@ -198,6 +231,7 @@ def test_prefix_and_format_only(synth, coco_meta, helpers, tmp_path):
     (dict(score_mode="box"), "score_mode"),
     (dict(nms_mode="nms"), "nms_mode"),
     (dict(iou_type="keypoints_crowd"), "iou_type"),
+    (dict(backend="xtcocotools"), "backend='xtcocotools' is not supported"),
     (dict(format_only=True), "outfile_prefix"),
     (dict(ann_file="no/such/file.json"), "no/such/file.json"),
 ])

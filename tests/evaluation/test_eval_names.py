@@ -3,9 +3,9 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_metric_name
 
+from mlpose.errors import ConfigError
 from mlpose.evaluation import is_valid_mlflow_key, mlflow_key, resolve_metric_name
 from mlpose.evaluation.coco_metric import STAT_NAMES
-from mlpose.registry import ConfigError
 
 PRODUCED = ([f"{p}/{n}" for p in ("coco", "aic") for n in STAT_NAMES] + list(STAT_NAMES)
             + ["coco/PCK", "mpii/PCKh", "jhmdb/tPCK", "onehand10k/AUC", "onehand10k/EPE"])

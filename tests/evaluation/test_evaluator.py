@@ -10,8 +10,9 @@ import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 
 from mlpose.evaluation import (CocoMetric, Evaluator, MultiDatasetEvaluator, build_evaluator)
+from mlpose.errors import ConfigError
 from mlpose.evaluation.coco_metric import STAT_NAMES
-from mlpose.registry import ConfigError, import_custom
+from mlpose.registry import import_custom
 
 
 def _alone(helpers, meta, preds, **kwargs):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
+from mlpose.errors import ConfigError
 from mlpose.evaluation import AUC, EPE, PCKAccuracy
-from mlpose.registry import ConfigError
 
 
 def _pred(pid, offsets, visible, bbox=(0, 0, 100, 50), head_size=20.0):
