@@ -9,16 +9,17 @@ import json
 import pprint
 from pathlib import Path
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 from .configdict import ConfigDict, unwrap
-from .loader import SUFFIXES, read_file
-from .options import apply_options, flat_keys, parse_options, parse_value
+from .loader import SUFFIXES, read_file, read_text
+from .options import apply_options, flat_keys, parse_options, parse_value, split_options
+from .typos import check_typos
 from .validate import validate
 
 __all__ = [
-    "Config", "ConfigDict", "ConfigError", "load_config", "resolve_config_path", "dump_config",
-    "config_text", "parse_options", "parse_value", "apply_options", "flat_keys", "experiments_dirs",
+    "Config", "ConfigDict", "ConfigError", "load_config", "config_from_text", "resolve_config_path", "dump_config",
+    "config_text", "parse_options", "parse_value", "split_options", "apply_options", "flat_keys", "experiments_dirs",
 ]
 
 
@@ -65,13 +66,16 @@ def resolve_config_path(name: str | Path) -> Path:
     )
 
 
-def load_config(name: str | Path, cfg_options: list[str] | dict | None = None, check: bool = True) -> Config:
+def load_config(name: str | Path, cfg_options: list[str] | dict | None = None, check: bool = True,
+                strict: bool | None = None) -> Config:
     """Read a config by path or short name, apply ``--cfg-options``, validate it.
 
     Args:
         name: a file path (.py/.yaml/.yml/.json) or a short name from ``experiments/``.
         cfg_options: ``['key=value', ...]`` as given on the command line, or a parsed dict.
         check: validate sections, registry types and component arguments.
+        strict: a top-level name that looks like a misspelt section (``trian_cfg``) is an error,
+            not a warning; None follows the config's ``strict_config``.
     """
     path = resolve_config_path(name)
     cfg = Config(read_file(path), str(path.resolve()), path.stem)
@@ -79,7 +83,30 @@ def load_config(name: str | Path, cfg_options: list[str] | dict | None = None, c
         options = parse_options(cfg_options) if isinstance(cfg_options, (list, tuple)) else cfg_options
         apply_options(cfg, options, str(path))
     if check:
+        check_typos(cfg, str(path), strict)
         validate(cfg, str(path))
+    return cfg
+
+
+def config_from_text(text: str, name: str, cfg_options: list[str] | dict | None = None,
+                     source: str | None = None, keys: tuple[str, ...] | None = None) -> Config:
+    """A resolved config from the Python text :func:`config_text` writes (e.g. the ``config``
+    entry a checkpoint carries), with ``--cfg-options`` applied, validated like a file.
+
+    Args:
+        text: Python config text without ``_base_``.
+        name: the config's name (``cfg.name``).
+        source: what error messages call the text (default ``'<name> config'``).
+        keys: keep only these top-level keys (what a use of the config needs), so sections of
+            other mlpose versions it does not need cannot fail it.
+    """
+    where = source or f"{name} config"
+    data = read_text(text, where)
+    cfg = Config({k: v for k, v in data.items() if keys is None or k in keys}, where, name)
+    if cfg_options:
+        options = parse_options(cfg_options) if isinstance(cfg_options, (list, tuple)) else cfg_options
+        apply_options(cfg, options, where)
+    validate(cfg, where)
     return cfg
 
 

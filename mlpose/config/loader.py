@@ -16,7 +16,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 from .configdict import _wrap
 
@@ -105,6 +105,14 @@ def read_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     if path.suffix == ".py":
         data = _exec_python(tree, path, merged)
     return merge(merged, data)
+
+
+def read_text(text: str, source: str) -> dict:
+    """Read Python config text that inherits nothing (``source`` names it in errors)."""
+    tree, base_files = _parse_python(text, Path(source))
+    if base_files:
+        raise ConfigError(f"{source}: _base_ is not allowed in config text; resolve the config first")
+    return _exec_python(tree, Path(source), {})
 
 
 def _merge_sibling_bases(merged: dict, new: dict, path: Path, base: str) -> dict:

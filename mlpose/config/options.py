@@ -1,6 +1,7 @@
 """``--cfg-options key=value`` parsing and applying, with MMEngine's syntax.
 
-Value forms (no white space, quote the whole value for brackets):
+Value forms (quote the whole value for brackets; white space inside brackets is fine, one
+argument may hold several ``KEY=VALUE`` items separated by white space at the top level):
 
 - ``lr=0.01`` -> float, ``max_epochs=3`` -> int, ``flag=true``/``False`` -> bool (any case),
   ``load_from=None`` -> None (only that spelling: ``none`` stays the string ``'none'``),
@@ -10,15 +11,17 @@ Value forms (no white space, quote the whole value for brackets):
 
 Key forms: dotted paths (``optim_wrapper.optimizer.lr``), with integer parts indexing into
 lists (``train_pipeline.0.type=LoadImage``). A path that does not exist is an error naming
-the closest existing keys; to add a genuinely new key on purpose, prefix it with ``+``
-(``+tracking.register_model=pose``).
+the closest existing keys, unless it is an argument of the component the dict builds
+(``test_evaluator.nms_mode=none``: ``CocoMetric`` takes ``nms_mode``); to add a genuinely new
+key on purpose, prefix it with ``+`` (``+tracking.register_model=pose``).
 """
 from __future__ import annotations
 
 import difflib
 from typing import Any
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.registry import component_args
 
 from .configdict import ConfigDict
 
@@ -86,6 +89,30 @@ def _scalar(text: str) -> Any:
     return text
 
 
+def split_options(text: str) -> list[str]:
+    """Split one ``--cfg-options`` argument into ``KEY=VALUE`` items at white space outside
+    brackets and quotes: ``"a=1 b=[(x,y), [1,2], false]"`` -> ``['a=1', 'b=[(x,y), [1,2], false]']``."""
+    items, current, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch.isspace() and depth <= 0:
+            if current:
+                items.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    if current:
+        items.append("".join(current))
+    return items
+
+
 def parse_options(options: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Turn ``['a.b=1', 'c=x,y']`` into ``{'a.b': 1, 'c': ['x', 'y']}``."""
     out: dict[str, Any] = {}
@@ -124,8 +151,10 @@ def apply_options(cfg: ConfigDict, options: dict[str, Any], source: str = "confi
             if not isinstance(node, dict):
                 raise ConfigError(f"--cfg-options {raw_key}: {'.'.join(parts[:depth])} is a {type(node).__name__}, not a dict")
             if part not in node:
-                if not add:
-                    raise ConfigError(_missing(raw_key, where, cfg, source))
+                # a component's constructor argument left at its default is set, not refused
+                known = last and "type" in node and part in component_args(node["type"])
+                if not (add or known):
+                    raise ConfigError(_missing(raw_key, where, cfg, source, node))
                 if not last:
                     node[part] = ConfigDict()
             if last:
@@ -134,9 +163,12 @@ def apply_options(cfg: ConfigDict, options: dict[str, Any], source: str = "confi
                 node = node[part]
 
 
-def _missing(raw_key: str, where: str, cfg: dict, source: str) -> str:
+def _missing(raw_key: str, where: str, cfg: dict, source: str, node: dict) -> str:
     close = difflib.get_close_matches(raw_key, list(flat_keys(cfg)), n=3, cutoff=0.5)
-    hint = f"; closest existing keys: {', '.join(close)}" if close else ""
+    args = component_args(node.get("type")) if "type" in node else []
+    prefix = where.rsplit(".", 1)[0] + "." if "." in where else ""
+    close = [prefix + a for a in difflib.get_close_matches(where.rsplit(".", 1)[-1], args, n=3)] + close
+    hint = f"; closest existing keys: {', '.join(dict.fromkeys(close))}" if close else ""
     return (
         f"--cfg-options {raw_key}: key {where!r} does not exist in {source}{hint}. "
         f"To add a new key on purpose, write +{raw_key}=..."

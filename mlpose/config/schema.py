@@ -28,14 +28,19 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "sampler_seed": dict, "visualization": dict, "badcase": dict,
     },
     "tracking": {
-        "uri": (str, NoneType), "experiment": (str, NoneType), "register_model": (str, NoneType),
-        "model_alias": str, "log_checkpoints": str, "log_model": bool, "run_name": (str, NoneType),
+        "enabled": bool, "uri": (str, NoneType), "experiment": (str, NoneType), "register_model": (str, NoneType),
+        "log_checkpoints": str, "log_model": (bool, str), "run_name": (str, NoneType),
+        "system_metrics": bool, "system_metrics_interval": NUM,
+        "num_step_images": int, "num_failure_images": int, "log_breakdown": bool,
+        "flush_timeout": NUM,
     },
     "custom_imports": {"imports": (list, str), "allow_failed_imports": bool},
-    "env_cfg": {"cudnn_benchmark": bool, "mp_cfg": dict, "dist_cfg": dict, "channels_last": (bool, NoneType)},
+    "env_cfg": {"cudnn_benchmark": bool, "mp_cfg": dict, "dist_cfg": dict, "channels_last": (bool, NoneType),
+                "compile": (bool, dict)},
     "visualizer": {"type": str, "vis_backends": list, "name": str, "radius": NUM, "line_width": NUM,
                    "alpha": NUM, "kpt_thr": NUM, "save_dir": (str, NoneType)},
     "log_processor": {"type": str, "window_size": int, "by_epoch": bool, "num_digits": int},
+    "data_cfg": {"skip_bad_images": bool},
     "sweep": {
         "metric": str, "direction": str, "params": dict, "sampler": (str, dict), "pruner": (str, dict, NoneType),
         "n_trials": int, "storage": (str, NoneType), "study_name": (str, NoneType), "max_epochs": (int, NoneType),
@@ -57,11 +62,11 @@ TOP_LEVEL: dict[str, Any] = {
     "log_level": str, "default_scope": (str, NoneType), "param_scheduler": (list, dict),
     "train_dataloader": (dict, NoneType), "val_dataloader": (dict, NoneType),
     "test_dataloader": (dict, NoneType), "val_evaluator": (dict, list, NoneType),
-    "test_evaluator": (dict, list, NoneType), "model": dict,
+    "test_evaluator": (dict, list, NoneType), "model": dict, "strict_config": bool,
 }
 
 DATALOADER: dict[str, Any] = {
-    "batch_size": int, "num_workers": int, "persistent_workers": bool, "pin_memory": bool,
+    "batch_size": int, "num_workers": (int, str), "persistent_workers": bool, "pin_memory": (bool, NoneType),
     "drop_last": bool, "sampler": dict, "dataset": dict, "prefetch_factor": (int, NoneType),
 }
 SAMPLERS = ("DefaultSampler",)

@@ -5,9 +5,10 @@ import difflib
 from typing import Any
 
 from mlpose import registry as R
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 from . import schema
+from .ranges import check_ranges
 
 
 def validate(cfg: dict, source: str) -> None:
@@ -19,10 +20,15 @@ def validate(cfg: dict, source: str) -> None:
     for section, keys in schema.SECTIONS.items():
         if cfg.get(section) is not None:
             _check_keys(cfg[section], keys, section, source)
+    check_ranges(cfg, source)
     for hook, keys in schema.HOOKS.items():
         value = (cfg.get("default_hooks") or {}).get(hook)
         if value is not None:
             _check_keys(value, {"type": str, **keys}, f"default_hooks.{hook}", source)
+    interval = (cfg.get("tracking") or {}).get("system_metrics_interval")
+    if interval is not None and not interval > 0:
+        raise ConfigError(f"{source}: tracking.system_metrics_interval: {interval!r} seconds; use a number "
+                          "above 0 (e.g. 10), or tracking.system_metrics=False")
     wrapper = cfg.get("optim_wrapper") or {}
     if wrapper.get("type", "OptimWrapper") not in schema.OPTIM_WRAPPERS:
         raise ConfigError(f"{source}: optim_wrapper.type: unknown {wrapper['type']!r}; use one of {', '.join(schema.OPTIM_WRAPPERS)}")
@@ -98,6 +104,10 @@ def _model(cfg: dict, path: str, source: str) -> None:
 
 def _dataloader(cfg: dict, path: str, source: str, decoder: bool | None = None) -> None:
     _check_keys(cfg, schema.DATALOADER, path, source)
+    workers = cfg.get("num_workers", "auto")
+    if workers != "auto" and (isinstance(workers, (bool, str)) or workers < 0):
+        raise ConfigError(f"{source}: {path}.num_workers={workers!r}: use an int >= 0 or 'auto' "
+                          "(sized to the cores and the device)")
     sampler = cfg.get("sampler") or {}
     if sampler.get("type", "DefaultSampler") not in schema.SAMPLERS:
         raise ConfigError(f"{source}: {path}.sampler.type: unknown {sampler['type']!r}; known: {', '.join(schema.SAMPLERS)}")

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from mlpose.config import dump_config, load_config, resolve_config_path
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 def write(path, text):

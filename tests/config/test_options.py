@@ -2,7 +2,7 @@
 import pytest
 
 from mlpose.config import ConfigDict, apply_options, parse_options, parse_value
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 
 @pytest.mark.parametrize("text, expected", [

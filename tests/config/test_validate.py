@@ -2,7 +2,7 @@
 import pytest
 
 from mlpose.config import load_config, resolve_config_path
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 
 TINY = resolve_config_path("tiny").resolve()
 
