@@ -6,6 +6,6 @@
 
 See docs/sweeps.md.
 """
-from .runner import run_sweep
+from .driver import run_sweep
 
 __all__ = ["run_sweep"]

@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Param
 from optuna.trial import FrozenTrial
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError, DataError
 from mlpose.tracking.params import canonical_str, truncate
 from mlpose.tracking.redact import redact_text
 
@@ -49,7 +49,8 @@ class TrialObjective:
 
     The objective is the best value of ``spec.metric`` over the trial's validations (the highest
     for ``maximize``), i.e. the score of the checkpoint the trial keeps as best. A ConfigError
-    (a user mistake every trial would repeat) is kept in :attr:`fatal` so the worker stops.
+    (a user mistake every trial would repeat) is kept in :attr:`fatal` so the worker stops; a
+    DataError (a bad sample, which a searched data path may hold for one trial only) fails its trial.
 
     Args:
         config: config path or short name, as given to ``mlpose sweep``.
@@ -94,7 +95,7 @@ class TrialObjective:
             raise KeyboardInterrupt(f"trial {trial.number} interrupted; queued to run again on resume") from exc
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, ConfigError):
+            if isinstance(exc, ConfigError) and not isinstance(exc, DataError):  # a bad sample fails this trial only
                 self.fatal = exc
             raise
         finally:
@@ -117,7 +118,7 @@ class TrialObjective:
         return run.info.run_id
 
     def _train(self, trial: optuna.Trial, values: dict[str, Any], run_id: str) -> float:
-        from mlpose.engine.runner import TrainOptions, train
+        from mlpose.engine.jobs import TrainOptions, train
 
         metric, maximize = self.spec.metric, self.spec.direction == "maximize"
         seen: list[float] = []

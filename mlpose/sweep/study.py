@@ -31,7 +31,7 @@ from optuna.storages._heartbeat import BaseHeartbeat  # the hook optuna's optimi
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking.redact import redact_text
 
 logger = logging.getLogger(__name__)

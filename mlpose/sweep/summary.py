@@ -7,8 +7,9 @@
 * per-parameter summaries: mean/std/count of the objective over complete trials grouped by each
   parameter's value (continuous values in 5 bins), as metrics ``by/<param key>/<value>/mean|std|count``
   and the artifact ``summary/params.json``; every trial in ``summary/trials.json``;
-* plots (matplotlib, Agg): ``plots/optimization_history.png``, ``plots/param_importance.png``,
-  ``plots/objective_vs_<param key>.png`` for every numeric parameter (the learning rate...).
+* plots (matplotlib, Agg): ``plots/objective_vs_<param key>.png`` for every numeric parameter (the
+  learning rate...); Optuna's own history, importances and parallel coordinates are
+  :mod:`mlpose.sweep.figures`' ``optuna/*.png``.
 """
 from __future__ import annotations
 
@@ -143,9 +144,7 @@ def write_summary(client: MlflowClient, parent_run_id: str, study: optuna.Study,
         (folder / "summary" / "params.json").write_text(json.dumps(
             {"metric": spec.metric, "direction": spec.direction, "best": best, "by_param": groups,
              "importance": importances, "importance_note": why}, indent=2, default=str))
-        plots = _plot_history(rows, spec, folder / "plots")
-        plots += _plot_importance(importances, spec, folder / "plots")
-        plots += _plot_vs_params(rows, spec, folder / "plots")
+        plots = _plot_vs_params(rows, spec, folder / "plots")
         client.log_artifacts(parent_run_id, str(folder / "summary"), "summary")
         client.log_artifacts(parent_run_id, str(folder / "plots"), "plots")
     return {"best": best, "params": groups, "plots": plots}
@@ -171,36 +170,6 @@ def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return f"plots/{path.name}"
-
-
-def _plot_history(rows: list[dict], spec: SweepSpec, folder: Path) -> list[str]:
-    done = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: r["number"])
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    if done:
-        xs, ys = [r["number"] for r in done], [r["value"] for r in done]
-        pick = max if spec.direction == "maximize" else min
-        best = [pick(ys[: i + 1]) for i in range(len(ys))]
-        ax.plot(xs, ys, "o", label="trial")
-        ax.step(xs, best, where="post", color="tab:red", label="best so far")
-        ax.legend()
-    for r in rows:
-        if r["state"] in ("PRUNED", "FAIL"):
-            ax.axvline(r["number"], color="0.85", lw=1, zorder=0)
-    ax.set(xlabel="trial", ylabel=spec.metric, title="optimization history (grey: pruned/failed)")
-    return [_save(fig, folder / "optimization_history.png")]
-
-
-def _plot_importance(importances: dict[str, float], spec: SweepSpec, folder: Path) -> list[str]:
-    fig = Figure(figsize=(6, 1.2 + 0.5 * max(len(importances), 1)))
-    ax = fig.add_subplot()
-    if importances:
-        names = list(importances)[::-1]
-        ax.barh(names, [importances[n] for n in names])
-    else:
-        ax.text(0.5, 0.5, "not enough complete trials", ha="center", va="center", transform=ax.transAxes)
-    ax.set(xlabel=f"importance for {spec.metric} (optuna.importance)", title="parameter importance")
-    return [_save(fig, folder / "param_importance.png")]
 
 
 def _plot_vs_params(rows: list[dict], spec: SweepSpec, folder: Path) -> list[str]:

@@ -3,7 +3,7 @@ import optuna
 import pytest
 
 from mlpose.config import load_config
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.sweep.space import check_against_config, grid_points, option_text, parse_sweep
 
 LR = "optim_wrapper.optimizer.lr"

@@ -5,7 +5,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.sweep.objective import SurplusTrial, TrialObjective
 from mlpose.sweep.space import parse_sweep
 from mlpose.sweep.study import (HeartbeatJournalStorage, create_or_load, counted, default_storage, is_complete,

@@ -65,7 +65,7 @@ def test_summary_on_the_parent_run(parent, tmp_path):
     trials = json.loads(open(client.download_artifacts(run_id, "summary/trials.json", str(tmp_path))).read())
     assert [t["state"] for t in trials] == ["COMPLETE"] * 4 + ["PRUNED", "FAIL"]
     plots = sorted(a.path for a in client.list_artifacts(run_id, "plots"))
-    assert plots == [f"plots/objective_vs_{LR}.png", "plots/optimization_history.png", "plots/param_importance.png"]
+    assert plots == [f"plots/objective_vs_{LR}.png"]
     assert all(a.file_size > 5000 for a in client.list_artifacts(run_id, "plots"))  # real images, not blanks
 
 

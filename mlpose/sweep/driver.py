@@ -23,12 +23,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlpose.config import load_config
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking.params import truncate
 from mlpose.tracking.redact import redact_text
 
 from . import study as S
+from .figures import StudyFigures
 from .objective import StaleTrialRecorder, TrialObjective
+from .overrides import check_overrides
 from .space import SweepSpec, check_against_config, parse_sweep
 from .summary import log_progress, write_summary
 
@@ -80,7 +82,8 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
         KeyboardInterrupt: on Ctrl-C, after the summary is written.
     """
     from mlpose.engine.logger import setup_logger
-    from mlpose.tracking.tracker import resolve_tracking_uri
+    from mlpose.tracking.access import check_tracking_access
+    from mlpose.tracking.runs import resolve_tracking_uri
 
     if workers < 1:
         raise ConfigError(f"--workers {workers}: expected 1 or more")
@@ -88,6 +91,7 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
     cfg_options = list(cfg_options or [])
     cfg = load_config(config, cfg_options)
     spec = parse_sweep(cfg, cfg.filename, n_trials, storage, study_name)
+    check_overrides(spec, cfg_options)  # an option every trial overwrites is an error, not ignored
     check_against_config(spec, config, cfg_options)
     name = spec.study_name or cfg.name
     budget = spec.n_trials
@@ -97,6 +101,7 @@ def run_sweep(config: str, cfg_options: list[str] | None = None, n_trials: int |
     job = SweepJob(config=config, cfg_options=cfg_options, spec=spec, study_name=name,
                    storage=spec.storage or S.default_storage(name), n_trials=budget,
                    tracking_uri=resolve_tracking_uri(cfg.to_dict()), work_root=str(Path("work_dirs") / "sweeps" / name))
+    check_tracking_access(job.tracking_uri)  # one line for a bad server; a new SQLite store made under a lock
     client = MlflowClient(job.tracking_uri)
     study, created = job.open_study(worker=0)
     parent = S.parent_run_id(study, created, lambda: _create_parent(client, job, cfg, experiment, adopt=created),
@@ -135,6 +140,7 @@ def work(job: SweepJob, parent: str, study: optuna.Study, worker: int = 0) -> No
     experiment_id = client.get_run(parent).info.experiment_id
     objective = TrialObjective(job.config, job.cfg_options, job.spec, job.n_trials, job.study_name, client,
                                parent, experiment_id, job.work_root)
+    figures = StudyFigures(client, parent, job.spec.metric)  # Optuna's figures on the parent, per trial
     start, timeout = time.monotonic(), job.spec.timeout
     while True:
         with warnings.catch_warnings():
@@ -145,7 +151,7 @@ def work(job: SweepJob, parent: str, study: optuna.Study, worker: int = 0) -> No
             logger.info("worker %d: sweep.timeout=%gs reached; stopping", worker, timeout)
             return
         if S.needs_work(trials, job.n_trials):
-            study.optimize(objective, n_trials=1, catch=(Exception,))
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[figures])
             if objective.fatal is not None:
                 raise objective.fatal
             try:
@@ -205,7 +211,7 @@ def _create_parent(client: MlflowClient, job: SweepJob, cfg, experiment: str | N
     from mlflow.entities import Param
     from mlflow.tracking.context.registry import resolve_tags
 
-    from mlpose.tracking.tracker import experiment_id
+    from mlpose.tracking.runs import experiment_id
 
     tags = {"mlpose.sweep": job.study_name, "mlpose.sweep.storage": S.storage_label(job.storage),
             "mlpose.config": cfg.name, "mlpose.command": redact_text(shlex.join(sys.argv))[:5000]}
