@@ -14,9 +14,9 @@ import psycopg2
 import pytest
 import yaml
 
-from mlpose.registry import ConfigError
-from mlpose.stack import (check_tracking_access, create_database, drop_database, free_port,
-                          kill_process_tree)
+from mlpose.errors import ConfigError
+from mlpose.stack import create_database, drop_database, free_port, kill_process_tree
+from mlpose.tracking.access import check_tracking_access
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
