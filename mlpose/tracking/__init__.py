@@ -4,18 +4,29 @@
     tracker.log_metrics({'loss': 0.1}, step=it); tracker.log_checkpoint(path); tracker.finish()
 
 See :mod:`mlpose.tracking.tracker` for where runs go, :mod:`~mlpose.tracking.uris` for checkpoint
-URIs and the logged-model format, :mod:`~mlpose.tracking.resume` for resuming by run id.
-"""
-from mlpose.tracking.compare import compare_runs, list_runs, print_runs, runs_table
-from mlpose.tracking.params import canonical_str, flatten_config, truncate
-from mlpose.tracking.redact import redact, redact_text
-from mlpose.tracking.resume import ResumeInfo, fetch_run_for_resume, latest_checkpoint
-from mlpose.tracking.tracker import NullTracker, Tracker, mlflow_key, resolve_tracking_uri
-from mlpose.tracking.uris import ResolvedCheckpoint, resolve_checkpoint
+URIs and the logged-model format, :mod:`~mlpose.tracking.resume` for resuming by run id, and
+:mod:`~mlpose.tracking.base` for the interface (and the no-op tracker of the other ranks).
 
-__all__ = [
-    "NullTracker", "ResolvedCheckpoint", "ResumeInfo", "Tracker", "canonical_str", "compare_runs",
-    "fetch_run_for_resume", "flatten_config", "latest_checkpoint", "list_runs", "mlflow_key",
-    "print_runs", "redact", "redact_text", "resolve_checkpoint", "resolve_tracking_uri", "runs_table",
-    "truncate",
-]
+The names below are loaded on first use, so ``mlpose.tracking.base`` imports no MLflow (except
+``redact``/``redact_text``, which need none and would otherwise be shadowed by their module).
+"""
+import importlib
+
+from mlpose.tracking.redact import redact, redact_text  # noqa: F401 (eager: see above)
+
+_WHERE = {
+    "compare_runs": "compare", "list_runs": "compare", "print_runs": "compare", "runs_table": "compare",
+    "canonical_str": "params", "flatten_config": "params", "truncate": "params",
+    "ResumeInfo": "resume", "fetch_run_for_resume": "resume", "latest_checkpoint": "resume",
+    "Tracker": "tracker", "mlflow_key": "tracker", "resolve_tracking_uri": "runs",
+    "BaseTracker": "base", "NullTracker": "base",
+    "ResolvedCheckpoint": "uris", "resolve_checkpoint": "uris",
+    "check_tracking_access": "access",
+}
+__all__ = sorted([*_WHERE, "redact", "redact_text"])
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'mlpose.tracking' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlpose.tracking.{_WHERE[name]}"), name)

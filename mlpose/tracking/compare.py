@@ -17,8 +17,9 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
-from mlpose.registry import ConfigError
-from mlpose.tracking.tracker import mlflow_key, resolve_tracking_uri
+from mlpose.errors import ConfigError
+from mlpose.evaluation.names import mlflow_key
+from mlpose.tracking.runs import resolve_tracking_uri
 
 _LOWER_IS_BETTER = ("loss", "epe", "nme", "error", "time", "memory")
 MAX_PLOTS = 12

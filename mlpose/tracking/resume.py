@@ -17,10 +17,10 @@ from typing import NamedTuple
 import mlflow
 from mlflow import MlflowClient
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking.params import RESOLVED_CONFIG
-from mlpose.tracking.tracker import (LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG, get_existing_run,
-                                     resolve_tracking_uri)
+from mlpose.tracking.runs import get_existing_run, resolve_tracking_uri
+from mlpose.tracking.tracker import LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG
 
 _EPOCH = re.compile(r"^checkpoints/epoch_(\d+)\.pth$")
 

@@ -4,9 +4,11 @@
 
 * a local path (``work_dirs/res50/epoch_3.pth``, ``file:///...``);
 * ``runs:/RUN_ID/checkpoints/best.pth`` (any file the run logged);
-* ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/m-<model id>``: a model logged
-  by :func:`log_pytorch_model`; the file returned is the model's ``extra_files/checkpoint.pth``
-  (for models logged without it, the pickled model is loaded and its ``state_dict`` saved);
+* ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/m-<model id>``: a pose model
+  logged by :mod:`mlpose.tracking.models`; the file returned is the model's
+  ``artifacts/checkpoint.pth`` (``extra_files/checkpoint.pth`` in models of mlpose 0.1's first
+  format; for models logged without either, a pickled PyTorch model is loaded and its
+  ``state_dict`` saved);
 * ``mlflow-artifacts:/...`` and the other artifact schemes MLflow knows (``s3://``, ``gs://``...);
 * ``http(s)://`` URLs, downloaded once into the cache with a progress bar.
 
@@ -14,18 +16,14 @@ Downloads go to ``cache_dir``, else ``$MLPOSE_CACHE/checkpoints``, else
 ``~/.cache/mlpose/checkpoints``. MLflow URIs are downloaded every time (``last.pth`` and
 aliases move); URLs are assumed immutable and reused from the cache.
 
-How a model is stored (``log_pytorch_model``): an MLflow PyTorch model (pickled CPU copy of
-the unwrapped module, ``mlflow.pytorch.load_model`` loads it when mlpose is importable; MLflow's
-'pt2' format would need an input example and a ``torch.export``-able forward) plus
-``extra_files/checkpoint.pth``: the training checkpoint the caller names, or
-``{'state_dict': model.state_dict()}``. That file needs no model code to read, so
+A model's checkpoint (see :func:`mlpose.inference.pyfunc.save_pose_model`) holds the weights,
+the config, meta and train state and needs no model code to read, so
 ``mlpose test CONFIG models:/NAME@best`` loads weights exactly as from a local checkpoint.
 """
 from __future__ import annotations
 
-import copy
+import base64
 import hashlib
-import logging
 import os
 import re
 import shutil
@@ -40,10 +38,12 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
+from mlpose.tracking.credentials import split_credentials
 from mlpose.tracking.redact import redact_text
 
-MODEL_CHECKPOINT = "extra_files/checkpoint.pth"
+#: Where a logged model keeps its checkpoint: the pose model's, then the first format's.
+MODEL_CHECKPOINTS = ("artifacts/checkpoint.pth", "extra_files/checkpoint.pth")
 _SAFE = re.compile(r"[^\w.-]")
 _RUN_IN_PATH = re.compile(r"/\d+/([0-9a-f]{32})/artifacts/")
 _EXAMPLES = "a file path, http(s) URL, runs:/RUN_ID/checkpoints/best.pth or models:/NAME@ALIAS"
@@ -149,15 +149,19 @@ def _from_model(ref: str, cache: Path, tracking_uri: str | None) -> ResolvedChec
             if not number.isdigit():
                 raise ConfigError(f"checkpoint {ref!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION or models:/m-ID")
             version = client.get_model_version(name, number)
-        base, run_id = f"models:/{version.name}/{version.version}", version.run_id
+        # the storage location, not models:/NAME/V: MLflow resolves those with its global registry URI
+        base, run_id = client.get_model_version_download_uri(version.name, version.version).rstrip("/"), version.run_id
         label = f"{_SAFE.sub('_', version.name)}/v{version.version}"
     dst = cache / "models" / label
     if sub:
         return ResolvedCheckpoint(_download(f"{base}/{sub}", dst, tracking_uri), run_id)
-    try:
-        return ResolvedCheckpoint(_download(f"{base}/{MODEL_CHECKPOINT}", dst, tracking_uri), run_id)
-    except MlflowException:  # not logged by mlpose: recover the weights from the pickled model
-        return ResolvedCheckpoint(_state_dict_from_model(base, dst, tracking_uri), run_id)
+    for candidate in MODEL_CHECKPOINTS:
+        try:
+            return ResolvedCheckpoint(_download(f"{base}/{candidate}", dst, tracking_uri), run_id)
+        except MlflowException:
+            continue
+    # not logged by mlpose: recover the weights from the pickled model
+    return ResolvedCheckpoint(_state_dict_from_model(base, dst, tracking_uri), run_id)
 
 
 def _state_dict_from_model(model_uri: str, dst: Path, tracking_uri: str | None) -> str:
@@ -176,6 +180,17 @@ def _state_dict_from_model(model_uri: str, dst: Path, tracking_uri: str | None) 
     return str(dst / "checkpoint.pth")
 
 
+def url_request(url: str) -> urllib.request.Request:
+    """A request for ``url``; ``user:password@`` in it becomes a basic-auth header (urllib
+    would read it as part of the host name), so the URL sent carries no credentials."""
+    clean, user, password = split_credentials(url)
+    request = urllib.request.Request(clean)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    return request
+
+
 def _download_url(url: str, cache: Path) -> str:
     """Download ``url`` once into ``cache/url/<hash>/<file name>`` with a progress bar."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -187,9 +202,12 @@ def _download_url(url: str, cache: Path) -> str:
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        response = urllib.request.urlopen(url, timeout=60)  # noqa: S310 - the user named this URL
+        response = urllib.request.urlopen(url_request(url), timeout=60)  # noqa: S310 - the user named this URL
     except (urllib.error.URLError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP {exc.code} {exc.reason}" + ("; check the user and password in the URL"
+                                                         if exc.code in (401, 403) else "")
         raise ConfigError(f"checkpoint {redact_text(url)!r} cannot be downloaded: {redact_text(str(reason))[:200]}") from None
     total = int(response.headers.get("Content-Length") or 0) or None
     fd, tmp = tempfile.mkstemp(prefix=".download-", dir=target.parent)
@@ -207,45 +225,3 @@ def _download_url(url: str, cache: Path) -> str:
             os.unlink(tmp)
     return str(target)
 
-
-def log_pytorch_model(tracker, model, name: str, registered_model_name: str | None, alias: str | None,
-                      checkpoint_path: str | os.PathLike | None):
-    """Log ``model`` to the tracker's run as an MLflow PyTorch model (format: module docstring).
-
-    Args:
-        tracker: the :class:`~mlpose.tracking.tracker.Tracker` (client, run, experiment).
-        model: the module; DDP/compile wrappers are removed and a CPU copy is pickled.
-        name: the model's name in the run (``best_model``).
-        registered_model_name: also register a version under this name, with ``alias``.
-        alias: registry alias for that version (``best``); None for none.
-        checkpoint_path: the checkpoint file to store as ``extra_files/checkpoint.pth``;
-            None stores ``{'state_dict': model.state_dict()}``.
-    """
-    import mlflow.pytorch
-    import torch
-
-    from mlpose.engine.checkpoint import unwrap_model
-
-    plain = copy.deepcopy(unwrap_model(model)).cpu().eval()
-    with tempfile.TemporaryDirectory(prefix="mlpose-model-") as tmp:
-        ckpt = os.path.join(tmp, os.path.basename(MODEL_CHECKPOINT))
-        if checkpoint_path is not None:
-            shutil.copyfile(checkpoint_path, ckpt)
-        else:
-            torch.save({"state_dict": plain.state_dict()}, ckpt)
-        # Created first so the model lives in the run's experiment, not the fluent default.
-        logged = tracker.client.create_logged_model(tracker.experiment_id, name=name, source_run_id=tracker.run_id)
-        flavor_log = logging.getLogger("mlflow.pytorch")
-        level = flavor_log.level
-        flavor_log.setLevel(logging.ERROR)  # its warning about pickling: chosen on purpose, documented above
-        try:
-            info = mlflow.pytorch.log_model(
-                plain, name=name, run_id=tracker.run_id, model_id=logged.model_id, extra_files=[ckpt],
-                serialization_format="pickle", registered_model_name=registered_model_name,
-                # Explicit requirements: inferring them would re-load the model in a subprocess.
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"])
-        finally:
-            flavor_log.setLevel(level)
-    if registered_model_name and alias:
-        tracker.client.set_registered_model_alias(registered_model_name, alias, info.registered_model_version)
-    return info

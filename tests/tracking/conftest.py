@@ -60,3 +60,24 @@ def all_runs():
 def uri(mlflow_env) -> str:
     """A fresh SQLite store for the test (see ``mlflow_env``), under the name these tests use."""
     return mlflow_env
+
+
+def _kill_hard(server) -> None:
+    import os
+    import signal
+
+    pids = server.pids()
+    for kill in (lambda: os.killpg(server.proc.pid, signal.SIGKILL),
+                 *[lambda p=p: os.kill(p, signal.SIGKILL) for p in pids]):
+        try:
+            kill()
+        except ProcessLookupError:
+            pass
+    server.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def kill_server():
+    """``kill_server(server)``: SIGKILL a ``TrackingServer``'s whole process tree, as the OOM
+    killer would (no shutdown, the port closes with the processes)."""
+    return _kill_hard

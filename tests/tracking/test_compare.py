@@ -5,7 +5,7 @@ import pytest
 from matplotlib.image import imread
 from rich.console import Console
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking import Tracker, compare_runs, list_runs, print_runs
 
 

@@ -5,7 +5,7 @@ import torch
 from mlflow import MlflowClient
 
 from mlpose.config import load_config
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking import Tracker, fetch_run_for_resume, latest_checkpoint
 from mlpose.tracking.tracker import LAST_CHECKPOINT_BYTES_TAG, LAST_CHECKPOINT_TAG
 

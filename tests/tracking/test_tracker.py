@@ -9,7 +9,7 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities import Param, ViewType
 
 from mlpose.config import load_config
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking import Tracker, flatten_config, resolve_tracking_uri
 from mlpose.tracking.tracker import LAST_CHECKPOINT_TAG
 

@@ -1,5 +1,6 @@
 """The tracking layer against a real `mlflow server` (PostgreSQL backend, served artifacts)."""
 import uuid
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,19 +34,20 @@ def remote(server, tmp_path, monkeypatch):
     return MlflowClient(server.url)
 
 
-def test_train_like_run_over_http(remote, tmp_path):
+def test_train_like_run_over_http(remote, server, tmp_path, pose_checkpoint):
     cfg = load_config("tiny")
     tracker = Tracker.start(cfg, config_file=cfg.filename, config_name=cfg.name, experiment="server-e2e")
     for step in range(1, 301):
         tracker.log_metrics({"loss": 1.0 / step, "epoch": float(step // 100)}, step)
-    tracker.log_metrics({"coco/AP": 0.5}, 300)
     model = torch.nn.Conv2d(3, 2, 1)
     ckpt = tmp_path / "epoch_3.pth"
     torch.save({"state_dict": model.state_dict(), "meta": {"epoch": 3}}, ckpt)
     tracker.log_checkpoint(ckpt, "last.pth")
     tracker.log_checkpoint(ckpt, "best.pth")
-    tracker.flush()
-    tracker.log_model(model, registered_model_name="server-tiny", alias="best")
+    for step in (200, 300):  # the second best model supersedes the first, served artifacts included
+        tracker.log_metrics({"coco/AP": step / 1000}, step)
+        tracker.log_model(pose_checkpoint, "best", step, {"coco/AP": step / 1000})
+    tracker.register_models("server-tiny")
     tracker.finish()
 
     run = remote.get_run(tracker.run_id)
@@ -61,9 +63,16 @@ def test_train_like_run_over_http(remote, tmp_path):
         got = resolve_checkpoint(ref, cache_dir=tmp_path / "cache")
         assert got.source_run_id == tracker.run_id, ref
         assert torch.load(got.path)["meta"]["epoch"] == 3
+    first, second = [o.model_id for o in sorted(run.outputs.model_outputs, key=lambda o: o.step)]
+    model = remote.get_logged_model(second)
+    assert run.data.tags["mlpose.model.best"] == f"models:/{second}" and str(model.status) == "READY"
+    assert [(m.key, m.step, m.value) for m in model.metrics] == [("coco/AP", 300, 0.3)]
+    models_dir = server.artifacts_destination + model.artifact_location.split("mlflow-artifacts:", 1)[1]
+    assert (Path(models_dir) / "artifacts" / "checkpoint.pth").is_file()
+    assert not (Path(models_dir).parents[1] / first / "artifacts").exists()  # deleted through the server
     got = resolve_checkpoint("models:/server-tiny@best", cache_dir=tmp_path / "cache")
     assert got.source_run_id == tracker.run_id
-    assert torch.equal(torch.load(got.path)["state_dict"]["weight"], model.weight)
+    assert torch.load(got.path)["state"] == torch.load(pose_checkpoint)["state"]
 
 
 def test_resume_from_an_empty_folder_over_http(remote, tmp_path):

@@ -11,16 +11,19 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mlflow.artifacts import download_artifacts
 
 import mlpose
 from mlpose.config import load_config
-from mlpose.engine import runner
-from mlpose.engine.checkpoint import load_checkpoint
+from mlpose.engine import jobs
+from mlpose.errors import DataError
+from mlpose.mlproject import ENTRY_POINTS
+from mlpose.runtime.checkpoint_io import load_checkpoint
 from mlpose.tracking import flatten_config, mlflow_key, redact, resolve_checkpoint
-from mlpose.tracking.mlproject import ENTRY_POINTS
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 3
@@ -30,6 +33,7 @@ SECRETS = ("s3cret-mlflow-pw", "optuna-pw-e2e")
 # tracking.uri is logged but unused (MLFLOW_TRACKING_URI wins); the sweep storage is inert in training.
 SECRET_OPTS = [f"tracking.uri=postgresql://mlflow:{SECRETS[0]}@db.invalid/mlflow",
                f"+sweep.storage=postgresql://optuna:{SECRETS[1]}@db.invalid/optuna"]
+REGISTERED = "tiny-epe-pose"  # the reference run registers its models under this name
 
 
 def history(client, run_id: str) -> dict:
@@ -50,7 +54,7 @@ def reference(tmp_path_factory, epe_recipe, empty_mlflow_store, run_cli):
     root = tmp_path_factory.mktemp("reference")
     (root / "mlflow.db").write_bytes(empty_mlflow_store.read_bytes())
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    opts = epe_recipe.options(EPOCHS) + SECRET_OPTS
+    opts = epe_recipe.options(EPOCHS) + SECRET_OPTS + [f"tracking.register_model={REGISTERED}"]
     args = ["train", epe_recipe.config, "--work-dir", "run", "--cfg-options", *opts]
     run_cli(args, root, {"MLFLOW_TRACKING_URI": uri})
     client = MlflowClient(uri)
@@ -107,14 +111,43 @@ def test_train_logs_params_tags_metrics_artifacts_and_model(reference, epe_recip
                                  tracking_uri=reference.uri)
         assert load_checkpoint(got)["state"] == load_checkpoint(reference.work / local)["state"], name
 
-    import mlflow.pytorch
 
-    logged = client.get_logged_model(tags["mlpose.model.best_model"].split("/")[-1])
-    assert logged.source_run_id == run_id
-    model = mlflow.pytorch.load_model(download_artifacts(logged.artifact_location, dst_path=str(tmp_path / "model"),
-                                                         tracking_uri=reference.uri), map_location="cpu")
-    best = weights(reference.work / f"best_coco_EPE_epoch_{best_epoch}.pth")
-    assert all(torch.equal(t, best[k]) for k, t in model.state_dict().items())
+
+def test_best_and_last_checkpoints_are_models_with_their_step_metrics_and_aliases(reference, tmp_path):
+    """The Models tab: the best and the last checkpoint, each with its step and that step's
+    validation metrics, registered as @best and @last; nothing else is kept."""
+    import mlflow
+
+    from mlpose.inference import ImageTask, PosePredictor
+    from mlpose.inference.pyfunc import input_example
+    from mlpose.tracking.models import run_models
+
+    client, run_id, hist = reference.client, reference.run_id, reference.history
+    run = client.get_run(run_id)
+    best_step = min(hist["coco/EPE"], key=lambda p: p[1])[0]
+    last_step = hist["coco/EPE"][-1][0]
+    models = {m.name: m for m in run_models(client, run.info.experiment_id, run_id)}
+    assert set(models) == {"best", "last"} and {str(m.status) for m in models.values()} == {"READY"}
+    outputs = {(o.model_id, o.step) for o in run.outputs.model_outputs}
+    assert len(outputs) >= EPOCHS + 1  # a model per saved checkpoint was logged, the superseded ones deleted
+    validation = [k for k in hist if k.startswith("coco/")]
+    for name, step in (("best", best_step), ("last", last_step)):
+        model = models[name]
+        assert (model.model_id, step) in outputs and run.data.tags[f"mlpose.model.{name}"] == f"models:/{model.model_id}"
+        assert {(m.key, m.step, m.value) for m in model.metrics} == {(k, step, dict(hist[k])[step]) for k in validation}
+        version = client.get_model_version_by_alias(REGISTERED, name)
+        assert version.source == f"models:/{model.model_id}" and version.run_id == run_id
+    best_file = reference.work / f"best_coco_EPE_epoch_{best_step // (last_step // EPOCHS)}.pth"
+    got = resolve_checkpoint(f"models:/{REGISTERED}@best", tmp_path / "cache", reference.uri)
+    assert all(torch.equal(t, weights(best_file)[k]) for k, t in load_checkpoint(got.path)["state_dict"].items())
+    # the logged model answers like the predictor of the best checkpoint file
+    folder = download_artifacts(models["best"].artifact_location, dst_path=str(tmp_path / "model"))
+    example = input_example()
+    (answer,) = mlflow.pyfunc.load_model(folder).predict(example)
+    image = cv2.imdecode(np.frombuffer(example.image[0], np.uint8), cv2.IMREAD_COLOR)
+    box = np.asarray(example.boxes[0])
+    ((_, people),) = PosePredictor.from_checkpoint(str(best_file)).predict([ImageTask(0, image, box[:, :4])])
+    np.testing.assert_allclose(np.asarray(answer["poses"][0]["keypoints"])[:, :2], people[0].keypoints, atol=1e-4)
 
 
 def test_no_credential_in_params_tags_or_artifacts(reference, tmp_path):
@@ -124,7 +157,7 @@ def test_no_credential_in_params_tags_or_artifacts(reference, tmp_path):
     text = " ".join([*run.data.params.values(), *run.data.tags.values()])
     files = [p for p in Path(download_artifacts(run_id=reference.run_id, dst_path=str(tmp_path / "run"),
                                                 tracking_uri=reference.uri)).rglob("*") if p.is_file()]
-    model = reference.client.get_logged_model(run.data.tags["mlpose.model.best_model"].split("/")[-1])
+    model = reference.client.get_logged_model(run.data.tags["mlpose.model.best"].split("/")[-1])
     folder = download_artifacts(model.artifact_location, dst_path=str(tmp_path / "model"), tracking_uri=reference.uri)
     files += [p for p in Path(folder).rglob("*") if p.is_file()]
     assert len(files) >= 10 and any(p.name == "checkpoint.pth" for p in files)
@@ -140,8 +173,8 @@ def test_test_by_runs_uri_gives_best_validation_metrics_and_links_the_run(refere
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     monkeypatch.setenv("MLPOSE_CACHE", str(tmp_path / "cache"))  # where runs:/ downloads go
     opts = epe_recipe.options(EPOCHS) + [f"tracking.uri={reference.uri}"]
-    metrics = runner.test(epe_recipe.config, f"runs:/{reference.run_id}/checkpoints/best.pth",
-                          runner.TestOptions(work_dir="test", cfg_options=opts))
+    metrics = jobs.test(epe_recipe.config, f"runs:/{reference.run_id}/checkpoints/best.pth",
+                          jobs.TestOptions(work_dir="test", cfg_options=opts))
     assert not (tmp_path / "mlflow.db").exists()
     epe = reference.history["coco/EPE"]
     best_step = min(epe, key=lambda p: p[1])[0]
@@ -175,6 +208,12 @@ def test_killed_then_resumed_by_run_id_elsewhere_equals_the_uninterrupted_run(
 
     elsewhere = tmp_path / "elsewhere"  # another machine: empty folder, same tracking server
     elsewhere.mkdir()
+    # the logged config holds *** for the sweep storage's password: never trained with, asked for
+    refused = run_cli(["resume", run_id], elsewhere, env, check=False)
+    message = refused.stderr.strip().splitlines()[-1]
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    assert "sweep.storage holds a redacted secret" in message and "MLPOSE_SECRET_SWEEP_STORAGE" in message
+    env["PGPASSWORD"] = SECRETS[1]  # where a postgresql:// URL's password comes from
     done = run_cli(["resume", run_id], elsewhere, env)
     assert "resumed from" in done.stdout + done.stderr
     assert [r.info.run_id for r in all_runs(client)] == [run_id]
@@ -182,6 +221,8 @@ def test_killed_then_resumed_by_run_id_elsewhere_equals_the_uninterrupted_run(
     resumed = history(client, run_id)
     assert set(resumed) == set(reference.history)
     for key, points in resumed.items():  # each step once, none missing, same values
+        if key.startswith("system/"):  # MLflow's samples: one per interval of wall time, values vary
+            continue
         steps = [s for s, _ in points]
         assert steps == [s for s, _ in reference.history[key]], key
         if key not in TIMING:
@@ -190,9 +231,10 @@ def test_killed_then_resumed_by_run_id_elsewhere_equals_the_uninterrupted_run(
                                tracking_uri=uri)
     ref = weights(reference.work / f"epoch_{EPOCHS}.pth")
     assert all(torch.equal(t, ref[k]) for k, t in weights(final).items())
-    model = resolve_checkpoint(client.get_run(run_id).data.tags["mlpose.model.best_model"], tmp_path / "cache", uri)
+    model = resolve_checkpoint(client.get_run(run_id).data.tags["mlpose.model.best"], tmp_path / "cache", uri)
     assert load_checkpoint(model.path)["state"] == \
         load_checkpoint(next(reference.work.glob("best_coco_EPE_epoch_*.pth")))["state"]
+    assert client.get_model_version_by_alias(REGISTERED, "best").run_id == run_id
 
     # A FINISHED run resumed with more epochs continues in place.
     run_cli(["resume", run_id, "--cfg-options", f"train_cfg.max_epochs={EPOCHS + 1}"], elsewhere, env)
@@ -239,17 +281,18 @@ def test_exception_during_training_ends_failed_with_the_error(epe_recipe, mlflow
 
     missing = {"train_dataloader.dataset.data_prefix.img": "images/missing/"}  # read at the first batch
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    with pytest.raises(FileNotFoundError):
-        runner.train(epe_recipe.config, runner.TrainOptions(work_dir="run", cfg_options=epe_recipe.options(1, **missing)))
+    with pytest.raises(DataError):
+        jobs.train(epe_recipe.config, jobs.TrainOptions(work_dir="run", cfg_options=epe_recipe.options(1, **missing)))
     assert {sig: signal.getsignal(sig) for sig in handlers} == handlers  # Ctrl-C works again in the caller
     client = MlflowClient(mlflow_env)
     (run,) = all_runs(client)
     assert run.info.status == "FAILED" and run.data.tags["mlpose.status"] == "FAILED"
-    assert run.data.tags["mlpose.error"].startswith("FileNotFoundError: LoadImage: cannot read image file")
+    assert run.data.tags["mlpose.error"].startswith("DataError: ")
+    assert "cannot read the image file" in run.data.tags["mlpose.error"]
     assert "images/missing/" in run.data.tags["mlpose.error"]
     text = Path(download_artifacts(run_id=run.info.run_id, artifact_path="error.txt", dst_path=str(tmp_path),
                                    tracking_uri=mlflow_env)).read_text()
-    assert text.startswith("Traceback") and "FileNotFoundError" in text
+    assert text.startswith("Traceback") and "DataError" in text
     assert [a.path for a in client.list_artifacts(run.info.run_id, "logs")]  # the log still arrives
 
 

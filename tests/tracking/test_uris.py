@@ -9,7 +9,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from mlpose.registry import ConfigError
+from mlpose.errors import ConfigError
 from mlpose.tracking import Tracker, resolve_checkpoint
 
 
@@ -50,46 +50,37 @@ def test_runs_uri_round_trip(uri, tmp_path):
         resolve_checkpoint(f"runs:/{tracker.run_id}/checkpoints/nope.pth", cache_dir=tmp_path / "cache")
 
 
-def test_models_uri_round_trip_with_registry_alias(uri, tmp_path):
-    torch.manual_seed(0)
-    model = TinyNet()
+def test_models_uri_round_trip_with_registry_alias(uri, tmp_path, pose_checkpoint):
     tracker = Tracker.start({}, config_name="uris")
-    info = tracker.log_model(model, registered_model_name="tiny-pose", alias="best")
+    tracker.log_model(pose_checkpoint, "best", 4)
+    assert tracker.register_models("tiny-pose") == {"best": "1"}
     tracker.finish()
-    client = MlflowClient(uri)
-    assert client.get_model_version_by_alias("tiny-pose", "best").version == info.registered_model_version
-    expected = model.state_dict()
-    for ref in ("models:/tiny-pose@best", "models:/tiny-pose/1", info.model_uri):
+    model_uri = MlflowClient(uri).get_run(tracker.run_id).data.tags["mlpose.model.best"]
+    trained = torch.load(pose_checkpoint, weights_only=True)
+    for ref in ("models:/tiny-pose@best", "models:/tiny-pose/1", model_uri):
         got = resolve_checkpoint(ref, cache_dir=tmp_path / "cache")
         assert got.source_run_id == tracker.run_id, ref
-        state = torch.load(got.path, weights_only=True)["state_dict"]
-        assert state.keys() == expected.keys()
-        assert all(torch.equal(state[k], expected[k]) for k in expected)
-    # The model itself loads through MLflow's flavor too.
-    loaded = mlflow.pytorch.load_model("models:/tiny-pose@best")
-    x = torch.randn(1, 3, 8, 8)
-    assert torch.equal(loaded(x), model.eval()(x))
+        ckpt = torch.load(got.path, weights_only=True)  # the model's checkpoint: what `mlpose test` loads
+        assert ckpt["state_dict"].keys() == trained["model"].keys()
+        assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in trained["model"].items())
+        assert (ckpt["meta"], ckpt["state"], ckpt["config"]) == (trained["meta"], trained["state"], trained["config"])
     with pytest.raises(ConfigError, match="not found|does not exist|No such"):
         resolve_checkpoint("models:/no-such-model@best", cache_dir=tmp_path / "cache")
 
 
-def test_models_uri_returns_the_given_training_checkpoint(uri, tmp_path):
-    ckpt = tmp_path / "best.pth"
-    torch.save({"state_dict": TinyNet().state_dict(), "meta": {"epoch": 7}}, ckpt)
-    tracker = Tracker.start({}, config_name="uris")
-    tracker.log_model(TinyNet(), name="best_model", registered_model_name="tiny-ckpt", checkpoint_path=ckpt)
-    tracker.finish()
-    got = resolve_checkpoint("models:/tiny-ckpt@best", cache_dir=tmp_path / "cache")
-    assert torch.load(got.path)["meta"]["epoch"] == 7
-
-
-def test_models_logged_without_mlpose_give_their_state_dict(uri, tmp_path):
+def test_models_of_the_first_format_and_models_logged_without_mlpose(uri, tmp_path):
     model = TinyNet()
+    ckpt = tmp_path / "checkpoint.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {"epoch": 7}}, ckpt)
     tracker = Tracker.start({}, config_name="uris")
+    # mlpose 0.1 logged a pickled PyTorch model with the checkpoint as extra_files/checkpoint.pth
+    mlflow.pytorch.log_model(model, name="first", run_id=tracker.run_id, registered_model_name="first-net",
+                             extra_files=[str(ckpt)], serialization_format="pickle", pip_requirements=["torch"])
     mlflow.pytorch.log_model(model, name="plain", run_id=tracker.run_id, registered_model_name="plain-net",
                              serialization_format="pickle", pip_requirements=["torch"])
     tracker.finish()
-    got = resolve_checkpoint("models:/plain-net/1", cache_dir=tmp_path / "cache")
+    assert torch.load(resolve_checkpoint("models:/first-net/1", cache_dir=tmp_path / "c1").path)["meta"]["epoch"] == 7
+    got = resolve_checkpoint("models:/plain-net/1", cache_dir=tmp_path / "c2")
     state = torch.load(got.path)["state_dict"]
     assert torch.equal(state["conv.weight"], model.conv.weight)
 
