@@ -1,5 +1,5 @@
-"""Fixtures shared across test packages: PostgreSQL, tiny generated data, tiny-model options,
-a fresh MLflow store, and running the ``mlpose`` CLI as a real process."""
+"""Fixtures shared across test packages: PostgreSQL, tiny generated data, tiny-model options, a
+tiny trained checkpoint, a fresh MLflow store, and running the ``mlpose`` CLI as a real process."""
 import os
 import shutil
 import subprocess
@@ -67,6 +67,98 @@ def tiny_options(data: Path, epochs: int = 2, width: int = 16, **extra) -> list[
     }
     opts.update(extra)
     return [f"{k}={v}" for k, v in opts.items()]
+
+
+@pytest.fixture(scope="session")
+def pose_checkpoint(tmp_path_factory, tiny_data) -> Path:
+    """A real checkpoint of ``mlpose train tiny`` (2 untracked epochs of a width-8 model on
+    ``tiny_data``): weights, optimizer, config, meta and state, as every training writes them."""
+    from mlpose.engine import jobs
+
+    work = tmp_path_factory.mktemp("pose-model")
+    opts = tiny_options(tiny_data, 2, width=8, **{"tracking.enabled": False})
+    jobs.train("tiny", jobs.TrainOptions(work_dir=str(work), cfg_options=opts))
+    return work / "epoch_2.pth"
+
+
+def _keypoints_agree(a, b) -> None:
+    """Two predictions of the same crops agree: keypoints to 0.02 px, except a few near-tie heatmap peaks.
+
+    Another batch composition runs other CPU kernels; on a barely trained model a flat heatmap's peak
+    can then move to its neighbour (a few pixels). A permuted or wrong person differs everywhere.
+    """
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64)[..., :2], np.asarray(b, dtype=np.float64)[..., :2]
+    assert a.shape == b.shape
+    far = np.abs(a - b).max(axis=-1)
+    assert (far <= 0.02).mean() >= 0.85 and far.max() < 6.0, far
+
+
+@pytest.fixture(scope="session")
+def keypoints_agree():
+    return _keypoints_agree
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``tmpfs(size)``: a real size-limited tmpfs (e.g. ``'1m'``) mounted at a fresh folder and
+    unmounted after the test; skips where mounting is not allowed (needs root)."""
+    import os
+    import subprocess
+    import uuid
+
+    mounted = []
+
+    def mount(size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        folder = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture(scope="session")
+def same_poses():
+    """Checks two served/pyfunc answers agree: boxes and box scores exactly, keypoints as ``keypoints_agree``."""
+
+    def check(a: dict, b: dict) -> None:
+        assert [(p["bbox"], p["bbox_score"]) for p in a["poses"]] == [(p["bbox"], p["bbox_score"]) for p in b["poses"]]
+        for pa, pb in zip(a["poses"], b["poses"]):
+            _keypoints_agree(pa["keypoints"], pb["keypoints"])
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def write_video():
+    """``write_video(path, num_frames, size=(96, 64))``: an MJPG AVI of distinct frames; returns them."""
+    return _write_video
+
+
+def _write_video(path, num_frames: int, size=(96, 64)) -> list:
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert writer.isOpened()
+    frames = []
+    for i in range(num_frames):
+        frame = np.full((size[1], size[0], 3), 20 * i, np.uint8)
+        cv2.circle(frame, (10 + 7 * i, 30), 8, (255, 255, 255), -1)
+        writer.write(frame)
+        frames.append(frame)
+    writer.release()
+    return frames
 
 
 @pytest.fixture(scope="session")
