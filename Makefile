@@ -27,12 +27,17 @@ data: $(STAMP)
 demo: data
 	$(VENV)/bin/mlpose train tiny $(DEMO_ARGS)
 
-# docker-compose (v1, Debian) only validates docker-compose.yml; installed when apt is usable as root.
+# docker-compose (v1, Debian) only validates docker-compose.yml; chromium (Debian's) is the browser of the
+# MLflow UI test (Playwright drives it, no browser download). Both are installed when apt is usable as root.
 test: $(STAMP)
 	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1)) ; } || \
 		echo "docker-compose not installed: the compose validation test will be skipped"
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1)) ; } || \
+		echo "chromium not installed: the MLflow UI browser test will be skipped"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean-demo:

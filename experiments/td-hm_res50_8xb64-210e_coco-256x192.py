@@ -59,9 +59,10 @@ val_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 
+# num_workers='auto': loader processes sized to this rank's cores and device (MMPose: 2)
 train_dataloader = dict(
     batch_size=64,
-    num_workers=2,
+    num_workers='auto',
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
@@ -74,7 +75,7 @@ train_dataloader = dict(
     ))
 val_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers='auto',
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
