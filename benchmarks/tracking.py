@@ -2,6 +2,16 @@
 
     python benchmarks/tracking.py                       # SQLite and an HTTP server (PostgreSQL if reachable)
     python benchmarks/tracking.py --iters 400 --backends sqlite
+    python benchmarks/tracking.py --media               # validation pictures and tables on a short demo
+
+``--media`` (see :func:`bench_media`) trains the demo recipe (``tiny``) on the demo's validation
+set (100 generated 256x256 images) with few training images (``--train-images``), with the
+validation pictures and tables on (the defaults; ``--compare`` adds a run without them). It
+reports the training thread's time in the new code per validation (recording predictions,
+gathering, OKS, queueing) and the upload thread's time reading, drawing and storing them, as a
+share of this run's validation interval and of the full demo (8 validations in ``--demo-wall-s``).
+``--with-system-metrics`` adds ``SYSTEM_METRICS_OPTIONS`` (the hook for MLflow's system metrics,
+once ``tracking.system_metrics`` exists).
 
 The iteration is a tiny conv net's forward, backward and SGD step on CPU (batch 8, 3x64x48 input,
 17 heatmaps of 16x12). Each configuration runs the same loop three times, interleaved:
@@ -107,6 +117,80 @@ def http_server(admin_url: str | None, workdir: str):
     return TrackingServer(backend, os.path.join(workdir, "artifacts")), label, backend
 
 
+#: --cfg-options of the system-metrics logging (issue 13, part B); added by --with-system-metrics.
+SYSTEM_METRICS_OPTIONS = ["tracking.system_metrics=True"]
+MEDIA_OFF = ["tracking.num_step_images=0", "tracking.num_failure_images=0", "tracking.log_breakdown=False"]
+DEMO = {"train_images": 1500, "epochs": 32, "validations": 8}  # Makefile's demo data, experiments/tiny.py
+
+
+def _timed(owner, name: str, totals: dict) -> None:
+    """Wrap ``owner.name`` so that the seconds spent in it add up in ``totals[name]``."""
+    original = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
+
+
+def bench_media(tmp: str, train_images: int, epochs: int, extra: list[str], demo_wall_s: float,
+                compare: bool) -> None:
+    """A short demo training with validation pictures and tables (and, with ``compare``, one
+    without them); prints their cost per validation and projected onto the full demo."""
+    from mlpose.datasets.synth import generate
+    from mlpose.engine import jobs
+    from mlpose.tracking import tracker as tracker_module
+    from mlpose.tracking import step_media
+    from mlpose.tracking.step_media import TableWriter
+    from mlpose.tracking import val_report
+    from mlpose.tracking.val_report import ValidationReport
+
+    data = os.path.join(tmp, "data")
+    generate(data, num_train=train_images, num_val=100, seed=0, image_size=(256, 256), difficulty="simple",
+             progress=False)
+    totals: dict[str, float] = {}
+    # Upload thread: staging (drawing, encoding) as the tracker calls it, then storing as the journal does.
+    for owner, name in ((ValidationReport, "log"), (ValidationReport, "process"), (tracker_module, "stage_image"),
+                        (step_media, "send_image"), (TableWriter, "stage"), (step_media, "send_table"),
+                        (val_report, "_grid"), (val_report, "keypoint_chart")):
+        _timed(owner, name, totals)
+    opts = [f"train_dataloader.dataset.data_root={data}", f"val_dataloader.dataset.data_root={data}",
+            f"val_evaluator.ann_file={data}/annotations/person_keypoints_val.json",
+            f"train_cfg.max_epochs={epochs}", "train_cfg.val_interval=1", f"tracking.uri=sqlite:///{tmp}/mlflow.db",
+            *extra]
+    walls, costs = {}, {}
+    for label, switch in (*((("off", MEDIA_OFF),) if compare else ()), ("on", [])):  # "on" second: no warm-up bias
+        totals.clear()
+        start = time.perf_counter()
+        jobs.train("tiny", jobs.TrainOptions(work_dir=os.path.join(tmp, label), cfg_options=opts + switch,
+                                             show_dir="pics", interval=10))
+        walls[label], costs[label] = time.perf_counter() - start, dict(totals)
+    on = costs["on"]
+    thread_s = (on.get("log", 0.0) + on.get("process", 0.0)) / epochs  # per validation
+    upload_s = sum(on.get(name, 0.0) for name in ("stage_image", "send_image", "stage", "send_table")) / epochs
+    interval_s = walls["on"] / epochs
+    demo_thread = DEMO["validations"] * thread_s
+    print(f"\nvalidation pictures and tables: demo recipe (fp32), {train_images} training / 100 validation images "
+          f"(the demo's), {epochs} epochs, a validation each{' + system metrics' if extra else ''}")
+    print(f"  training thread per validation: {1e3 * thread_s:8.1f} ms  (recording predictions "
+          f"{1e3 * on.get('process', 0) / epochs:.1f} ms, gather + OKS + queueing {1e3 * on.get('log', 0) / epochs:.1f} ms)")
+    print(f"  upload thread per validation:   {1e3 * upload_s:8.1f} ms  (grids: reading + drawing "
+          f"{1e3 * on.get('_grid', 0) / epochs:.0f} ms, matplotlib chart {1e3 * on.get('keypoint_chart', 0) / epochs:.0f} ms, "
+          f"tables {1e3 * (on.get('stage', 0) + on.get('send_table', 0)) / epochs:.0f} ms, the rest PNG encoding and storing)")
+    print(f"  validation interval here: {interval_s:.1f} s -> training thread {100 * thread_s / interval_s:.3f} %, "
+          f"upload thread {100 * upload_s / interval_s:.2f} %")
+    print(f"  full demo ({DEMO['validations']} validations in ~{demo_wall_s:.0f} s): training thread "
+          f"{1e3 * demo_thread:.0f} ms = {100 * demo_thread / demo_wall_s:.3f} % of its wall time (goal < 2 %); "
+          f"upload thread {100 * DEMO['validations'] * upload_s / demo_wall_s:.2f} %")
+    if compare:
+        print(f"  wall time with / without: {walls['on']:.1f} s / {walls['off']:.1f} s "
+              f"({100 * (walls['on'] - walls['off']) / walls['off']:+.1f} %, noisy on a shared machine)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=1000)
@@ -116,9 +200,22 @@ def main() -> None:
                         help="iterations between flush() calls (one epoch of a real run is thousands)")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "http"], choices=["sqlite", "http"])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--media", action="store_true", help="measure the validation pictures and tables instead")
+    parser.add_argument("--train-images", type=int, default=32, help="--media: training images (the demo has 1500)")
+    parser.add_argument("--demo-wall-s", type=float, default=330.0,
+                        help="--media: the full demo's wall time (experiments/tiny.py: about 5.5 minutes)")
+    parser.add_argument("--compare", action="store_true", help="--media: also train once without pictures/tables")
+    parser.add_argument("--epochs", type=int, default=2, help="--media: epochs, each ending in a validation")
+    parser.add_argument("--with-system-metrics", action="store_true", help="--media: add SYSTEM_METRICS_OPTIONS")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # steadier timings on a shared machine
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    if args.media:
+        with tempfile.TemporaryDirectory(prefix="mlpose-bench-") as tmp:
+            os.chdir(tmp)
+            bench_media(tmp, args.train_images, args.epochs, SYSTEM_METRICS_OPTIONS if args.with_system_metrics else [],
+                        args.demo_wall_s, args.compare)
+        return
+    torch.set_num_threads(1)  # steadier timings on a shared machine
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="mlpose-bench-") as tmp:

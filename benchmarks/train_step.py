@@ -59,7 +59,7 @@ def bare_iteration_time(cfg, amp: bool, iters: int, batch: int) -> float:
 def full_iteration_time(config: str, data: Path, amp: bool, iters: int, batch: int, work: Path) -> float:
     """Seconds per iteration of a real `mlpose train` run (no validation): the median of its
     logged window averages after the same warm-up as the bare loop."""
-    from mlpose.engine.runner import TrainOptions, train
+    from mlpose.engine.jobs import TrainOptions, train
 
     n = (WARMUP + iters) * batch
     opts = [
@@ -84,7 +84,7 @@ def main() -> None:
 
     from mlpose.config import load_config
     from mlpose.datasets.synth import generate
-    from mlpose.engine.malloc import keep_freed_memory
+    from mlpose.runtime.malloc import keep_freed_memory
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpose-bench-"))
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
