@@ -132,6 +132,9 @@ class Checkpointer:
 
             def state() -> dict:  # built at most once, only when a file is written
                 if not cached:
+                    # what was logged up to here is stored (or journaled, the server away) before
+                    # the file exists: a SIGKILL right after it loses none of this epoch's metrics
+                    tracker.flush()
                     cached.update(self.state_dict(tracker.run_id))
                 return cached
 
@@ -154,8 +157,6 @@ class Checkpointer:
                         tracker.delete_checkpoint(pruned.name)
             for role, path in models.items():  # after the checkpoints: a resume needs those first
                 tracker.log_model(path, role, cached["state"]["iteration"], metrics)
-            if cached:
-                tracker.flush()
         dist.barrier()
 
     def best(self) -> tuple[int, Path] | None:
