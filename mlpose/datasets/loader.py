@@ -112,8 +112,9 @@ def auto_num_workers(device_type: str, local_processes: int = 1, cpus: int | Non
     process itself, the rest load data (at most 8; beyond that one rank rarely needs more).
     On a CPU the model's own threads use every core; a worker takes cores from it, and the
     pipeline is a small part of a step (res50 fp32: ~1 ms of ~180 ms per sample), so workers only
-    pay where cores are to spare: none up to 8 cores per rank (measured on 2 cores: 0 workers
-    load 1,073 samples/s, 2 workers 859), then one per 8 cores, at most 4.
+    pay where cores are to spare: none up to 8 cores per rank, then one per 8 cores, at most 4.
+    (The pipeline alone, with no model beside it, differs by machine: on one 2-core machine 0
+    workers loaded 1,073 samples/s and 2 workers 859, on another 410 and 739.)
 
     Args:
         device_type: ``'cuda'`` or ``'cpu'`` (the rank's device).
