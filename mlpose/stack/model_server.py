@@ -14,11 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from mlpose.stack.server import ServerStartError, free_port, kill_process_tree
+from mlpose.stack.server import ServerStartError, answers, file_tail, free_port, kill_process_tree
 
 
 class ModelServer:
@@ -82,17 +80,10 @@ class ModelServer:
         return self
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as resp:
-                return resp.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return answers(f"{self.url}/ping")
 
     def log_tail(self, num_lines: int = 30) -> str:
-        try:
-            return "\n".join(self._log.read_text(errors="replace").splitlines()[-num_lines:])
-        except (OSError, AttributeError):
-            return "(no log)"
+        return file_tail(self._log, num_lines)
 
     def stop(self, grace_s: float = 10.0) -> None:
         """End the server's process tree (SIGTERM, then SIGKILL); idempotent."""

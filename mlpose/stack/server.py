@@ -136,6 +136,24 @@ def check_backend(backend_uri: str) -> None:
                           "`createdb -h HOST -U USER NAME`, or fix --backend-store-uri)") from None
 
 
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """True when ``GET url`` returns 200 (a server's health or ping route)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def file_tail(path: Path | None, num_lines: int = 30) -> str:
+    """The last ``num_lines`` lines of a server's log file; ``(no log)`` when there is none."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except (OSError, AttributeError):
+        return "(no log)"
+    return "\n".join(lines[-num_lines:])
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on right now."""
     with socket.socket() as s:
@@ -267,19 +285,11 @@ class TrackingServer:
 
     def healthy(self) -> bool:
         """True when ``GET /health`` returns 200."""
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
-                return resp.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return answers(f"{self.url}/health")
 
     def log_tail(self, num_lines: int = 30) -> str:
         """The last ``num_lines`` lines of the server log."""
-        try:
-            lines = self._log.read_text(errors="replace").splitlines()
-        except (OSError, AttributeError):
-            return "(no log)"
-        return "\n".join(lines[-num_lines:])
+        return file_tail(self._log, num_lines)
 
     def pids(self) -> set[int]:
         """Live pids of the server's process tree (empty once stopped)."""
