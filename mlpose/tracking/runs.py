@@ -74,7 +74,7 @@ def _attach(client: MlflowClient, run_id: str, uri: str):
     return run
 
 
-def _last_steps(client: MlflowClient, run) -> dict[str, int]:
+def last_steps(client: MlflowClient, run) -> dict[str, int]:
     """Highest step already stored per metric key of an attached run."""
     return {key: max(m.step for m in hist)
             for key in run.data.metrics if (hist := client.get_metric_history(run.info.run_id, key))}

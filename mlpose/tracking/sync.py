@@ -26,7 +26,7 @@ from mlpose.tracking.journal import (LANES, Journal, coalesced, forget_run, jour
 from mlpose.tracking.liveness import is_gone, mark_if_gone
 from mlpose.tracking.redact import REDACTED, redact_text
 from mlpose.tracking.ending import end_run
-from mlpose.tracking.runs import get_existing_run
+from mlpose.tracking.runs import get_existing_run, last_steps
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,7 @@ def sync_run(work_dir: str | os.PathLike, info: dict, tracking_uri: str | None =
     check_tracking_access(uri)
     client = MlflowClient(uri)
     run = get_existing_run(client, run_id, uri, action="cannot sync: ")
-    last_steps = {key: max(m.step for m in hist) for key in run.data.metrics
-                  if (hist := client.get_metric_history(run_id, key))}
+    stored_steps = last_steps(client, run)
     sent = dropped = 0
     for lane in LANES:  # metrics first: uploads (checkpoints) were made after the points they follow
         journal = Journal(lane_path(folder, run_id, lane))
@@ -87,7 +86,7 @@ def sync_run(work_dir: str | os.PathLike, info: dict, tracking_uri: str | None =
             for record, end in coalesced(journal.records()):
                 if journal.superseded(record, end):  # replaced by a later record of the backlog
                     pass
-                elif _replay(record, CheckpointLinker(client) if lane == "uploads" else client, run_id, last_steps, uri):
+                elif _replay(record, CheckpointLinker(client) if lane == "uploads" else client, run_id, stored_steps, uri):
                     sent += 1
                 else:
                     dropped += 1

@@ -40,7 +40,7 @@ from mlpose.tracking.journal import forget_run, lane_path, write_run_info
 from mlpose.tracking.liveness import process_id
 from mlpose.tracking.params import MAX_TAG_VAL_LENGTH, log_run_setup, truncate
 from mlpose.tracking.redact import redact_text
-from mlpose.tracking.runs import _attach, _last_steps, experiment_id, resolve_tracking_uri
+from mlpose.tracking.runs import _attach, experiment_id, last_steps, resolve_tracking_uri
 from mlpose.tracking.system import start_system_metrics
 from mlpose.tracking.step_media import (ImageSource, TableSource, TableWriter, image_key, stage_folder_without,
                                         stage_image, table_file)
@@ -132,7 +132,7 @@ class Tracker(BaseTracker):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         tracking = plain.get("tracking") or {}
         tracker = cls(client, run.info.run_id, run.info.experiment_id, uri,
-                      _last_steps(client, run) if attach_id else None, model_policy(tracking),
+                      last_steps(client, run) if attach_id else None, model_policy(tracking),
                       journal_dir=journal_dir, flush_timeout=float(tracking.get("flush_timeout", 30.0)))
         try:
             log_run_setup(tracker, run, plain, config_file=config_file, config_name=config_name,
