@@ -34,3 +34,10 @@ def _original_line(text: str, name: str) -> str:
 
 class DiskFullError(ConfigError):
     """No space left writing a file: one line naming the device, the file and the size needed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, else its type's name: the part a one-line
+    message quotes of an error from a library (torch, psycopg2, MLflow)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

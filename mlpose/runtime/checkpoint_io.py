@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from mlpose.errors import ConfigError, DiskFullError
+from mlpose.errors import ConfigError, DiskFullError, first_line
 from mlpose.runtime.disk import disk_full_message, is_disk_full
 
 TMP_SUFFIX = ".tmp"  # suffix of the hidden temporary files of unfinished writes
@@ -97,7 +97,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_
     try:
         state = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as exc:  # torch raises many types for bad files (zip, pickle, EOF, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if weights_only and "weights only" in str(exc).lower():
             raise ConfigError(
                 f"checkpoint {str(path)!r} holds objects that weights_only loading refuses ({first}); "

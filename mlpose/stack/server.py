@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mlpose.errors import ConfigError
+from mlpose.errors import ConfigError, first_line
 from mlpose.tracking.redact import environ_snapshot
 
 
@@ -130,7 +130,7 @@ def check_backend(backend_uri: str) -> None:
     try:
         psycopg2.connect(url, connect_timeout=5).close()
     except psycopg2.OperationalError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         where = re.sub(r"//[^@/]*@", "//", url)  # never echo a password
         raise ConfigError(f"backend store {where}: {first} (create the database, e.g. "
                           "`createdb -h HOST -U USER NAME`, or fix --backend-store-uri)") from None

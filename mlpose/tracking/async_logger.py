@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH
 
+from mlpose.errors import first_line
 from mlpose.tracking import records as rec
 from mlpose.tracking.journal import Journal, coalesced
 from mlpose.tracking.redact import redact_text
@@ -58,7 +59,7 @@ def stage_file(path: str, name: str) -> tuple[str, str]:
 
 
 def _first_line(exc: BaseException) -> str:
-    return redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0][:300])
+    return redact_text(first_line(exc)[:300])
 
 
 def _at(where: str) -> str:

@@ -9,7 +9,7 @@ import os
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mlpose.errors import ConfigError
+from mlpose.errors import ConfigError, first_line
 from mlpose.tracking.liveness import claim, mark_gone_runs, mark_if_gone
 from mlpose.tracking.sync import clean_stale_uploads, pending_runs, sync_run
 
@@ -59,4 +59,4 @@ def after_start(client: MlflowClient, run_id: str, experiment_id: str, log: logg
         claim(client, run_id)
         mark_gone_runs(client, experiment_id, exclude=run_id)
     except MlflowException as exc:  # housekeeping must not stop a job
-        log.warning(f"MLflow: could not check for runs of killed jobs: {str(exc).splitlines()[0][:200]}")
+        log.warning(f"MLflow: could not check for runs of killed jobs: {first_line(exc)[:200]}")

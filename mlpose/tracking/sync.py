@@ -17,7 +17,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mlpose.errors import ConfigError
+from mlpose.errors import ConfigError, first_line
 from mlpose.tracking import records as rec
 from mlpose.tracking.access import check_tracking_access
 from mlpose.tracking.artifact_store import CheckpointLinker
@@ -112,9 +112,9 @@ def _replay(record: dict, client, run_id: str, last_steps: dict, uri: str) -> bo
     except MlflowException as exc:
         if "Max retries exceeded" in str(exc) or exc.error_code in ("TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR"):
             raise ConfigError(f"tracking server {redact_text(uri)} unreachable or failing "
-                              f"({redact_text(str(exc).splitlines()[0])[:160]}); nothing lost, run mlpose sync again later") from None
+                              f"({redact_text(first_line(exc))[:160]}); nothing lost, run mlpose sync again later") from None
         logger.warning("MLflow sync: %s of run %s refused: %s", rec.describe(record), run_id,
-                       redact_text(str(exc).splitlines()[0])[:300])
+                       redact_text(first_line(exc))[:300])
     return False
 
 
