@@ -159,12 +159,12 @@ def test_auth_refuses_strangers_and_admits_admin(fresh_db, tmp_path, monkeypatch
     assert _query(fresh_db, "SELECT username, is_admin FROM users") == [("admin", True)]
 
 
-def test_unreachable_server_is_one_line():
+def test_unreachable_server_is_one_line(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ConfigError, match=f"^cannot reach tracking server at {url}") as err:
         check_tracking_access(url)
     assert "\n" not in str(err.value)
-    check_tracking_access("sqlite:///nothing-to-check.db")  # local stores need no check
+    check_tracking_access(f"sqlite:///{tmp_path / 'local.db'}")  # a local store: made, not probed
 
 
 def test_start_failure_shows_log_tail(fresh_db, tmp_path):
