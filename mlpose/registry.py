@@ -49,12 +49,24 @@ class Registry:
     def __contains__(self, key: str) -> bool:
         return key in self._table
 
+    def resolve(self, key: str) -> str:
+        """``key``, or its bare name when ``key`` is ``scope.Name`` with a known scope and a
+        registered ``Name``."""
+        scope, _, bare = str(key).rpartition(".")
+        return bare if key not in self._table and scope in SCOPES and bare in self._table else key
+
     def names(self) -> list[str]:
         return sorted(self._table)
 
     def get(self, key: str, path: str = "") -> Callable:
-        """Return the factory for ``key`` or raise a ConfigError listing the known types."""
+        """Return the factory for ``key`` or raise a ConfigError listing the known types.
+
+        A name in one of OpenMMLab's package scopes (``mmdet.CSPNeXt``,
+        ``mmpretrain.VisionTransformer``), as MMPose's config files write them, is the component
+        registered under the bare name (:data:`SCOPES`).
+        """
         _load_builtins()
+        key = self.resolve(key)
         if key not in self._table:
             close = difflib.get_close_matches(str(key), self._table, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -65,6 +77,9 @@ class Registry:
             )
         return self._table[key]
 
+
+#: OpenMMLab package scopes whose ``scope.Name`` types resolve to mlpose's own ``Name``.
+SCOPES = ("mmpose", "mmdet", "mmpretrain", "mmcls", "mmengine", "mmcv")
 
 MODELS = Registry("models")  # backbones, necks, heads, losses, pose estimators
 CODECS = Registry("codecs")
@@ -150,7 +165,7 @@ def component_args(type_name: Any) -> list[str]:
     factory = type_name if callable(type_name) else None
     if isinstance(type_name, str):
         _load_builtins()
-        factory = next((r._table[type_name] for r in ALL if type_name in r._table), None)
+        factory = next((r._table[r.resolve(type_name)] for r in ALL if r.resolve(type_name) in r._table), None)
     try:
         params = inspect.signature(factory).parameters.values() if factory is not None else ()
     except (TypeError, ValueError):

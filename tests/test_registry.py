@@ -62,3 +62,11 @@ def test_custom_import_failure_is_one_line():
     with pytest.raises(ConfigError, match="custom_imports cannot import 'no_such_module_xyz'"):
         import_custom(dict(imports=["no_such_module_xyz"]))
     import_custom(dict(imports=["no_such_module_xyz"], allow_failed_imports=True))
+
+
+def test_openmmlab_scoped_names_resolve_to_the_bare_component():
+    assert MODELS.get("mmpose.ResNet") is MODELS.get("ResNet")
+    with pytest.raises(ConfigError, match="unknown type 'mmfoo.ResNet'"):
+        MODELS.get("mmfoo.ResNet")
+    with pytest.raises(ConfigError, match="unknown type 'mmdet.NoSuchNet'"):
+        MODELS.get("mmdet.NoSuchNet")
