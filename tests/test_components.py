@@ -29,6 +29,8 @@ def _dataset(kind: str, data) -> dict:
 MINIMAL = {
     "models": {
         "ResNet": lambda d: dict(type="ResNet", depth=18, base_channels=8),
+        "CSPNeXt": lambda d: dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.125, out_indices=(4,)),
+        "MobileNetV2": lambda d: dict(type="MobileNetV2", widen_factor=0.25),
         "HeatmapHead": lambda d: dict(type="HeatmapHead", in_channels=64, out_channels=17,
                                       deconv_out_channels=(16,), deconv_kernel_sizes=(4,)),
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),

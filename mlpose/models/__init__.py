@@ -1,19 +1,22 @@
-"""Models: ResNet backbones, the SimpleBaseline heatmap head, losses and the top-down estimator.
+"""Models: backbones (ResNet, CSPNeXt, MobileNetV2), the heatmap head, losses and the
+top-down estimator.
 
 Importing this package registers every component in ``mlpose.registry.MODELS``; build a model
 with ``build(cfg['model'], MODELS, 'model')`` and call ``model.init_weights()`` once for a fresh
 run to load configured pretrained weights.
 """
 from mlpose.models.accuracy import heatmap_argmax, pose_accuracy
-from mlpose.models.backbones import ResNet
+from mlpose.models.backbones import CSPNeXt, MobileNetV2, ResNet
 from mlpose.models.estimator import TopdownPoseEstimator
 from mlpose.models.heads import HeatmapHead, flip_heatmaps
 from mlpose.models.losses import KeypointMSELoss
 from mlpose.models.preprocessor import PoseDataPreprocessor
 
 __all__ = [
+    "CSPNeXt",
     "HeatmapHead",
     "KeypointMSELoss",
+    "MobileNetV2",
     "PoseDataPreprocessor",
     "ResNet",
     "TopdownPoseEstimator",

@@ -1,4 +1,6 @@
 """Backbones: image -> tuple of feature maps."""
+from mlpose.models.backbones.cspnext import CSPNeXt
+from mlpose.models.backbones.mobilenet_v2 import MobileNetV2
 from mlpose.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet"]
+__all__ = ["BasicBlock", "Bottleneck", "CSPNeXt", "MobileNetV2", "ResNet"]
