@@ -40,6 +40,7 @@ MINIMAL = {
     "codecs": {
         "MSRAHeatmap": lambda d: dict(type="MSRAHeatmap", input_size=(48, 64), heatmap_size=(12, 16), sigma=2),
         "UDPHeatmap": lambda d: dict(CODEC),
+        "SimCCLabel": lambda d: dict(type="SimCCLabel", input_size=(48, 64), sigma=(4.9, 5.66), normalize=False),
     },
     "transforms": {
         "LoadImage": lambda d: dict(type="LoadImage"),
@@ -110,4 +111,5 @@ def test_component_builds_and_pickles_where_workers_need_it(reg, name, tiny_data
         w, h = obj.input_size
         kpts = np.array([[[w / 2, h / 3]] * 17], dtype=np.float32)
         encoded = obj.encode(kpts, np.ones((1, 17), dtype=np.float32))
-        assert np.isfinite(encoded["heatmaps"]).all()
+        for key in getattr(obj, "target_keys", ("heatmaps", "keypoint_weights")):
+            assert encoded[key].dtype == np.float32 and np.isfinite(encoded[key]).all(), key
