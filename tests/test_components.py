@@ -34,6 +34,7 @@ MINIMAL = {
         "HeatmapHead": lambda d: dict(type="HeatmapHead", in_channels=64, out_channels=17,
                                       deconv_out_channels=(16,), deconv_kernel_sizes=(4,)),
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),
+        "KLDiscretLoss": lambda d: dict(type="KLDiscretLoss", beta=10.0, label_softmax=True),
         "PoseDataPreprocessor": lambda d: dict(type="PoseDataPreprocessor"),
         "TopdownPoseEstimator": lambda d: MODEL,
     },

@@ -5,16 +5,18 @@ Importing this package registers every component in ``mlpose.registry.MODELS``; 
 with ``build(cfg['model'], MODELS, 'model')`` and call ``model.init_weights()`` once for a fresh
 run to load configured pretrained weights.
 """
-from mlpose.models.accuracy import heatmap_argmax, pose_accuracy
+from mlpose.models.accuracy import heatmap_argmax, pose_accuracy, simcc_accuracy
 from mlpose.models.backbones import CSPNeXt, MobileNetV2, ResNet
 from mlpose.models.estimator import TopdownPoseEstimator
 from mlpose.models.heads import HeatmapHead, flip_heatmaps
 from mlpose.models.losses import KeypointMSELoss
+from mlpose.models.losses_simcc import KLDiscretLoss
 from mlpose.models.preprocessor import PoseDataPreprocessor
 
 __all__ = [
     "CSPNeXt",
     "HeatmapHead",
+    "KLDiscretLoss",
     "KeypointMSELoss",
     "MobileNetV2",
     "PoseDataPreprocessor",
@@ -23,4 +25,5 @@ __all__ = [
     "flip_heatmaps",
     "heatmap_argmax",
     "pose_accuracy",
+    "simcc_accuracy",
 ]

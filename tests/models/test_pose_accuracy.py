@@ -1,9 +1,11 @@
-"""acc_pose: PCK@0.05 of heatmap argmax locations, as MMPose's pose_pck_accuracy, on device."""
+"""acc_pose: PCK@0.05 of heatmap (pose_pck_accuracy) and SimCC (simcc_pck_accuracy) argmax
+locations, as MMPose computes them, on the device."""
 import numpy as np
 import pytest
 import torch
 
-from mlpose.models import heatmap_argmax, pose_accuracy
+from mlpose.models import heatmap_argmax, pose_accuracy, simcc_accuracy
+from mlpose.models.accuracy import simcc_argmax
 
 H, W = 64, 48
 
@@ -83,3 +85,48 @@ def test_runs_without_reading_values_on_the_host():
     pred = torch.empty(2, 3, 16, 12, device="meta")
     acc = pose_accuracy(pred, torch.empty_like(pred), torch.empty(2, 3, device="meta"))
     assert acc.device.type == "meta" and acc.dim() == 0
+
+
+# ---- SimCC: simcc_accuracy, as MMPose's simcc_pck_accuracy -------------------------------------
+
+RATIO = 2.0  # bins per pixel; a 48x64 (w, h) crop has 96 x bins and 128 y bins
+
+
+def one_hot_vectors(points, value=1.0):
+    """(B, K, 96), (B, K, 128) vectors with ``value`` at bin round(2 * p) of each (x, y) pixel."""
+    b, k = len(points), len(points[0])
+    x, y = torch.zeros(b, k, 96), torch.zeros(b, k, 128)
+    for i in range(b):
+        for j in range(k):
+            px, py = points[i][j]
+            x[i, j, int(px * RATIO)] = value
+            y[i, j, int(py * RATIO)] = value
+    return x, y
+
+
+def test_simcc_hand_made_case():
+    gt = [[(10, 10), (20, 30), (5, 5)], [(10, 10), (20, 30), (5, 5)]]
+    pred = [
+        [(10, 10), (23, 30), (40, 60)],  # exact; dx=3 px -> 3/64 = 0.047 hit; joint 2 invisible
+        [(10, 12.5), (23.5, 30), (40, 60)],  # dy=2.5 -> 2.5/48 = 0.052 miss; dx=3.5 -> 0.055 miss
+    ]
+    weights = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    acc = simcc_accuracy(one_hot_vectors(pred), one_hot_vectors(gt), weights, RATIO)
+    assert acc.dim() == 0
+    assert acc.item() == pytest.approx((0.5 + 0.5) / 2)  # joints 0 and 1: one hit of two each
+
+
+def test_simcc_no_positive_maximum_is_a_miss_and_no_visible_joint_gives_zero():
+    gt = [[(10, 10), (20, 20)]]
+    pred_x, pred_y = one_hot_vectors(gt)
+    pred_y[0, 1] -= 1.0  # y maximum 0 -> location (-1, -1) for joint 1
+    acc = simcc_accuracy((pred_x, pred_y), one_hot_vectors(gt), torch.ones(1, 2), RATIO)
+    assert acc.item() == pytest.approx(0.5)
+    assert simcc_accuracy((pred_x, pred_y), one_hot_vectors(gt), torch.zeros(1, 2), RATIO).item() == 0.0
+
+
+def test_simcc_argmax_locations():
+    x, y = one_hot_vectors([[(3, 4), (0, 0)]])
+    y[0, 1] = -1.0
+    locs = simcc_argmax(x, y)
+    assert locs.tolist() == [[[6.0, 8.0], [-1.0, -1.0]]]
