@@ -1,4 +1,4 @@
-"""Models: backbones (ResNet, CSPNeXt, MobileNetV2), the heatmap head, losses and the
+"""Models: backbones (ResNet, CSPNeXt, MobileNetV2), heatmap and SimCC heads, losses and the
 top-down estimator.
 
 Importing this package registers every component in ``mlpose.registry.MODELS``; build a model
@@ -8,7 +8,7 @@ run to load configured pretrained weights.
 from mlpose.models.accuracy import heatmap_argmax, pose_accuracy, simcc_accuracy
 from mlpose.models.backbones import CSPNeXt, MobileNetV2, ResNet
 from mlpose.models.estimator import TopdownPoseEstimator
-from mlpose.models.heads import HeatmapHead, flip_heatmaps
+from mlpose.models.heads import HeatmapHead, RTMCCHead, SimCCHead, flip_heatmaps, flip_vectors
 from mlpose.models.losses import KeypointMSELoss
 from mlpose.models.losses_simcc import KLDiscretLoss
 from mlpose.models.preprocessor import PoseDataPreprocessor
@@ -20,9 +20,12 @@ __all__ = [
     "KeypointMSELoss",
     "MobileNetV2",
     "PoseDataPreprocessor",
+    "RTMCCHead",
     "ResNet",
+    "SimCCHead",
     "TopdownPoseEstimator",
     "flip_heatmaps",
+    "flip_vectors",
     "heatmap_argmax",
     "pose_accuracy",
     "simcc_accuracy",
