@@ -157,3 +157,14 @@ def test_standard_smoothing_is_one_hot_with_spread_mass():
 def test_decode_rejects_mismatched_vectors():
     with pytest.raises(ValueError, match="simcc_x/simcc_y"):
         SimCCLabel(INPUT).decode(np.zeros((2, 17, 384)), np.zeros((2, 16, 512)))
+
+
+def test_three_sigma_window_edges_as_mmpose():
+    # sigma_x 4.9 -> radius 14.7 bins; a visible keypoint keeps its weight while any bin of
+    # [bin - 14.7, bin + 14.7 + 1) lies on the axis of 384 bins
+    codec = SimCCLabel(**RTMPOSE)
+    x_bins = np.array([-15, -16, 384 + 14, 384 + 15], np.float32)
+    kp = np.stack([x_bins / 2, np.full(4, 100.0, np.float32)], axis=-1)[None]
+    enc = codec.encode(kp)
+    np.testing.assert_array_equal(enc["keypoint_weights"], [[1.0, 0.0, 1.0, 0.0]])
+    assert enc["keypoint_x_labels"][0, 0].max() > 0 and not enc["keypoint_x_labels"][0, 1].any()

@@ -108,12 +108,12 @@ def test_simcc_hand_made_case():
     gt = [[(10, 10), (20, 30), (5, 5)], [(10, 10), (20, 30), (5, 5)]]
     pred = [
         [(10, 10), (23, 30), (40, 60)],  # exact; dx=3 px -> 3/64 = 0.047 hit; joint 2 invisible
-        [(10, 12.5), (23.5, 30), (40, 60)],  # dy=2.5 -> 2.5/48 = 0.052 miss; dx=3.5 -> 0.055 miss
+        [(10, 12.5), (22.5, 30), (40, 60)],  # dy=2.5 -> 2.5/48 = 0.052 miss; dx=2.5 -> 0.039 hit
     ]
     weights = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
     acc = simcc_accuracy(one_hot_vectors(pred), one_hot_vectors(gt), weights, RATIO)
     assert acc.dim() == 0
-    assert acc.item() == pytest.approx((0.5 + 0.5) / 2)  # joints 0 and 1: one hit of two each
+    assert acc.item() == pytest.approx((0.5 + 1.0) / 2)  # x offsets / crop height, y / width
 
 
 def test_simcc_no_positive_maximum_is_a_miss_and_no_visible_joint_gives_zero():
