@@ -43,6 +43,11 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
     t_start = t_window = time.perf_counter()
 
     for epoch in range(state.epoch, p.max_epochs):
+        if p.pipeline_switch is not None and p.pipeline_switch.apply(epoch):  # mmdet's PipelineSwitchHook
+            ctx.logger.info(f"train pipeline: custom_hooks' switch_pipeline from epoch {epoch + 1}")
+            if epoch == p.pipeline_switch.switch_epoch:  # the event itself (not a resume past it)
+                tracker.log_metrics({"train/pipeline_stage": 2}, state.iteration)
+                tracker.set_tags({"mlpose.pipeline_switch_epoch": epoch + 1})
         p.train_sampler.set_epoch(epoch, start=state.epoch_iter * p.batch_size)
         p.model.train()
         t_data = time.perf_counter()
@@ -67,6 +72,8 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
                 p.scaler.step(p.optimizer)
                 p.scaler.update()
                 p.optimizer.zero_grad(set_to_none=True)
+            if p.ema is not None:  # MMEngine's EMAHook: after every iteration
+                p.ema.update(p.model, epoch, state.iteration)
 
             if names is None:
                 names = tuple(losses)  # loss, then the head's terms (loss_kpt, acc_pose, ...)
@@ -103,8 +110,8 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
         metrics = {}
         log_skipped_images(p.train_loader, ctx, tracker, state.iteration)  # data_cfg.skip_bad_images
         if state.epoch in p.val_epochs:
-            broadcast_buffers(p.model)  # every rank validates with rank 0's BatchNorm statistics (the saved ones)
-            metrics = evaluate(p.model, p.val_loader, p.val_evaluator, ctx, p.show, tracker,
+            broadcast_buffers(p.eval_model)  # every rank validates with rank 0's BatchNorm statistics (the saved ones)
+            metrics = evaluate(p.eval_model, p.val_loader, p.val_evaluator, ctx, p.show, tracker,
                                desc=f"val epoch {state.epoch}", report=p.val_report)
             ctx.logger.info(f"Epoch(val) [{state.epoch}] " + "  ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             p.visualizer.add_scalars(metrics, state.iteration)
