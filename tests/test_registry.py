@@ -70,3 +70,8 @@ def test_openmmlab_scoped_names_resolve_to_the_bare_component():
         MODELS.get("mmfoo.ResNet")
     with pytest.raises(ConfigError, match="unknown type 'mmdet.NoSuchNet'"):
         MODELS.get("mmdet.NoSuchNet")
+
+
+def test_a_dicts_scope_key_is_accepted_as_mmengine_writes_it():
+    backbone = build(dict(_scope_="mmdet", type="ResNet", depth=18, base_channels=8), MODELS, "model.backbone")
+    assert backbone.depth == 18
