@@ -54,7 +54,6 @@ class RTMCCHead(SimCCHeadBase):
         decoder: dict | None = None,
         init_cfg: dict | None = None,
     ):
-        super().__init__()
         if not isinstance(in_channels, int):
             raise ConfigError(f"RTMCCHead.in_channels={in_channels!r}: expected one int (the last feature map's width)")
         if not isinstance(final_layer_kernel_size, int) or final_layer_kernel_size % 2 == 0:
@@ -63,9 +62,9 @@ class RTMCCHead(SimCCHeadBase):
         if unknown:
             raise ConfigError(f"RTMCCHead.gau_cfg: unknown keys {sorted(unknown)}; accepted: {', '.join(GAU_DEFAULTS)}")
         gau = {**GAU_DEFAULTS, **(gau_cfg or {})}
-        self._setup("RTMCCHead", out_channels, input_size, simcc_split_ratio, loss, decoder, init_cfg)
+        super().__init__("RTMCCHead", out_channels, input_size, in_featuremap_size, simcc_split_ratio, loss,
+                         decoder, init_cfg)
         self.in_channels = in_channels
-        self.in_featuremap_size = tuple(int(s) for s in in_featuremap_size)
         flatten_dims = self.in_featuremap_size[0] * self.in_featuremap_size[1]
         hidden = gau["hidden_dims"]
         self.final_layer = nn.Conv2d(in_channels, out_channels, final_layer_kernel_size, 1,
@@ -81,6 +80,6 @@ class RTMCCHead(SimCCHeadBase):
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """``(simcc_x (B, K, Wx), simcc_y (B, K, Wy))`` from the last feature map ``(B, C, h, w)``."""
         x = feats if isinstance(feats, Tensor) else feats[-1]
-        self._check_features(x, self.in_featuremap_size)
+        self.check_feature_size((x.shape[-1], x.shape[-2]))
         tokens = self.gau(self.mlp(torch.flatten(self.final_layer(x), 2)))  # (B, K, hidden)
         return self.cls_x(tokens), self.cls_y(tokens)

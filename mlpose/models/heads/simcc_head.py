@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from mlpose.errors import ConfigError
 from mlpose.models.accuracy import simcc_accuracy
+from mlpose.models.heads.base import PoseHead
 from mlpose.models.heads.heatmap_head import HeatmapHead
 from mlpose.models.init import check_init_cfg, load_pretrained
-from mlpose.registry import CODECS, MODELS, build
+from mlpose.registry import MODELS, build
 
 
 def flip_vectors(simcc_x: Tensor, simcc_y: Tensor, flip_indices: Sequence[int] | None) -> tuple[Tensor, Tensor]:
@@ -43,22 +43,40 @@ def flip_vectors(simcc_x: Tensor, simcc_y: Tensor, flip_indices: Sequence[int] |
     return simcc_x.flip(-1), simcc_y
 
 
-class SimCCHeadBase(nn.Module):
-    """The model-contract side of a SimCC head; subclasses build the layers and ``forward``.
+def _check_pair(value, key: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected (width, height), got {value!r}") from None
+    if w <= 0 or h <= 0:
+        raise ConfigError(f"{key}: expected two positive integers, got {value!r}")
+    return w, h
 
-    Subclasses call :meth:`_setup` in ``__init__`` (loss module, codec, sizes, init_cfg).
+
+class SimCCHeadBase(PoseHead):
+    """The model-contract side of a SimCC head (loss and accuracy, flip test, sizes checked
+    against the codec and the backbone); subclasses build the layers and ``forward``.
+
+    Args:
+        owner: the subclass name, for error messages.
+        out_channels: number of keypoints K.
+        input_size: ``(w, h)`` of the input crop in pixels.
+        in_featuremap_size: ``(w, h)`` of the backbone's last feature map.
+        simcc_split_ratio: bins per input pixel; ``Wx = int(w * ratio)``.
+        loss: loss config (``KLDiscretLoss``).
+        decoder: codec config (``SimCCLabel``); its bins must equal the head's.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` or ``None``.
     """
 
     output_names = ("simcc_x", "simcc_y")
     #: MMPose's SimCC heads read no test_cfg keys beyond flip_test and output_heatmaps
     test_cfg_defaults: dict = {}
 
-    def _setup(self, owner: str, out_channels: int, input_size: Sequence[int], simcc_split_ratio: float,
-               loss: dict, decoder: dict | None, init_cfg: dict | None) -> None:
-        try:
-            w, h = (int(s) for s in input_size)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{owner}.input_size: expected (width, height), got {input_size!r}") from None
+    def __init__(self, owner: str, out_channels: int, input_size: Sequence[int], in_featuremap_size: Sequence[int],
+                 simcc_split_ratio: float, loss: dict, decoder: dict | None, init_cfg: dict | None):
+        super().__init__(decoder)
+        w, h = _check_pair(input_size, f"{owner}.input_size")
+        self.in_featuremap_size = _check_pair(in_featuremap_size, f"{owner}.in_featuremap_size")
         if not float(simcc_split_ratio) > 0:
             raise ConfigError(f"{owner}.simcc_split_ratio: expected a positive number, got {simcc_split_ratio!r}")
         self.out_channels = out_channels
@@ -67,7 +85,6 @@ class SimCCHeadBase(nn.Module):
         self.simcc_size = (int(w * simcc_split_ratio), int(h * simcc_split_ratio))
         self.init_cfg = check_init_cfg(init_cfg, owner)
         self.loss_module = build(loss, MODELS, "model.head.loss")
-        self.decoder = build(decoder, CODECS, "model.head.decoder") if decoder else None
         codec_size = getattr(self.decoder, "simcc_size", None)
         if self.decoder is not None and codec_size != self.simcc_size:
             raise ConfigError(
@@ -75,13 +92,14 @@ class SimCCHeadBase(nn.Module):
                 f"simcc_split_ratio {self.simcc_split_ratio}) but its decoder expects {codec_size}; "
                 "give model.head and its decoder the same input_size and simcc_split_ratio")
 
-    def _check_features(self, feats: Tensor, expected: Sequence[int]) -> None:
-        """Refuse a feature map whose (w, h) differs from ``in_featuremap_size`` with one line."""
-        got = (feats.shape[-1], feats.shape[-2])
-        if got != tuple(expected):
+    def check_feature_size(self, feat_size: tuple[int, int]) -> None:
+        """Fail at build time (or at the first forward) when the backbone's last feature map,
+        ``feat_size`` ``(w, h)``, is not the ``in_featuremap_size`` the head's linear layers take."""
+        if tuple(feat_size) != self.in_featuremap_size:
             raise ConfigError(
-                f"model.head.in_featuremap_size={tuple(expected)} (w, h) but the backbone gives {got} "
-                f"for this input; set it to {got} (input_size / the backbone's stride)")
+                f"model.head.in_featuremap_size={self.in_featuremap_size} (w, h) but the backbone gives "
+                f"{tuple(feat_size)} for the input crop; set it to {tuple(feat_size)} (input_size / the "
+                "backbone's stride)")
 
     def reset_parameters(self) -> None:
         """MMPose's SimCC head init: N(0, 0.001) (de)convs, unit BatchNorm, N(0, 0.01) linears, zero biases."""
@@ -131,12 +149,6 @@ class SimCCHeadBase(nn.Module):
         """Outputs of the flipped crop in the original frame (:func:`flip_vectors`)."""
         return flip_vectors(outputs[0], outputs[1], flip_indices)
 
-    def decode(self, outputs: tuple[Tensor, Tensor]) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints ``(B, K, 2)`` in input-crop pixels and scores ``(B, K)`` via the codec."""
-        if self.decoder is None:
-            raise ConfigError("model.head.decoder is not set; prediction needs a codec config")
-        simcc_x, simcc_y = (v.detach().float().cpu().numpy() for v in outputs)
-        return self.decoder.decode(simcc_x, simcc_y)
 
 
 @MODELS.register()
@@ -182,13 +194,12 @@ class SimCCHead(SimCCHeadBase):
         decoder: dict | None = None,
         init_cfg: dict | None = None,
     ):
-        super().__init__()
         if deconv_type != "heatmap":
             raise ConfigError(f"SimCCHead.deconv_type={deconv_type!r}: only 'heatmap' is supported")
         if not isinstance(in_channels, int):
             raise ConfigError(f"SimCCHead.in_channels={in_channels!r}: expected one int (the last feature map's width)")
-        self._setup("SimCCHead", out_channels, input_size, simcc_split_ratio, loss, decoder, init_cfg)
-        self.in_featuremap_size = tuple(int(s) for s in in_featuremap_size)
+        super().__init__("SimCCHead", out_channels, input_size, in_featuremap_size, simcc_split_ratio, loss,
+                         decoder, init_cfg)
         num_deconv = len(deconv_out_channels or ())
         self.final_layer = None
         if num_deconv:
@@ -210,7 +221,7 @@ class SimCCHead(SimCCHeadBase):
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """``(simcc_x (B, K, Wx), simcc_y (B, K, Wy))`` from the last feature map ``(B, C, h, w)``."""
         x = feats if isinstance(feats, Tensor) else feats[-1]
-        self._check_features(x, self.in_featuremap_size)
+        self.check_feature_size((x.shape[-1], x.shape[-2]))
         if self.deconv_head is not None:
             x = self.deconv_head(x)
         elif self.final_layer is not None:
