@@ -87,8 +87,10 @@ def _component(cfg: Any, registry: R.Registry, path: str, source: str, **given: 
     return factory
 
 
-# model sub-keys that hold plain option dicts, not components
-_MODEL_PLAIN = {"init_cfg", "train_cfg", "test_cfg", "metainfo", "final_layer", "paramwise_cfg"}
+# model sub-keys that hold plain option dicts, not components (norm_cfg=dict(type='SyncBN') and
+# act_cfg=dict(type='SiLU') name layers the component checks itself)
+_MODEL_PLAIN = {"init_cfg", "train_cfg", "test_cfg", "metainfo", "final_layer", "paramwise_cfg",
+                "norm_cfg", "act_cfg", "conv_cfg"}
 _CODEC_KEYS = {"decoder", "encoder", "codec"}
 
 
