@@ -89,3 +89,18 @@ def test_config_errors_are_one_line():
         tiny(in_channels=(16, 32))
     with pytest.raises(ConfigError, match="odd"):
         tiny(final_layer_kernel_size=4)
+
+
+def test_estimator_checks_in_featuremap_size_at_build():
+    # CSPNeXt's padded stride-2 convs round up: a 48x64 crop gives a 2x2 map, not 48 // 32 = 1
+    model = dict(type="TopdownPoseEstimator",
+                 backbone=dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.125, out_indices=(4,)),
+                 head=dict(type="RTMCCHead", in_channels=128, out_channels=5, input_size=(48, 64),
+                           in_featuremap_size=(1, 2), gau_cfg=dict(hidden_dims=32, s=16), decoder=CODEC))
+    with pytest.raises(ConfigError, match=r"in_featuremap_size=\(1, 2\).*set it to \(2, 2\)"):
+        build(model, MODELS, "model")
+    model["head"]["in_featuremap_size"] = (2, 2)
+    estimator = build(model, MODELS, "model").eval()
+    assert estimator.test_cfg == {"flip_test": True, "output_heatmaps": False}
+    simcc_x, simcc_y = estimator(torch.zeros(2, 3, 64, 48, dtype=torch.uint8))
+    assert simcc_x.shape == (2, 5, 96) and simcc_y.shape == (2, 5, 128)
