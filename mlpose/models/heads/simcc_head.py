@@ -150,7 +150,6 @@ class SimCCHeadBase(PoseHead):
         return flip_vectors(outputs[0], outputs[1], flip_indices)
 
 
-
 @MODELS.register()
 class SimCCHead(SimCCHeadBase):
     """SimCC-ResNet head: optional HeatmapHead-style deconvs (``deconv_head``) or a plain
