@@ -135,10 +135,10 @@ class SimCCHeadBase(PoseHead):
         gt_x, gt_y = targets["keypoint_x_labels"], targets["keypoint_y_labels"]
         weights = targets["keypoint_weights"]
         if pred_x.shape != gt_x.shape or pred_y.shape != gt_y.shape:
-            raise ValueError(
-                f"predicted SimCC vectors {tuple(pred_x.shape)}/{tuple(pred_y.shape)} and targets "
-                f"{tuple(gt_x.shape)}/{tuple(gt_y.shape)} differ; check the codec's input_size and "
-                "simcc_split_ratio against the head's")
+            raise ConfigError(
+                f"model.head predicts SimCC vectors {tuple(pred_x.shape)}/{tuple(pred_y.shape)} but the training "
+                f"targets are {tuple(gt_x.shape)}/{tuple(gt_y.shape)}; give GenerateTarget's encoder the "
+                "head's input_size and simcc_split_ratio")
         return dict(
             loss_kpt=self.loss_module((pred_x, pred_y), (gt_x, gt_y), weights),
             acc_pose=simcc_accuracy((pred_x, pred_y), (gt_x, gt_y), weights, self.simcc_split_ratio),
