@@ -9,9 +9,13 @@ documents the keys it requires, modifies and adds. The standard training pipelin
      dict(type='GenerateTarget', encoder=codec), dict(type='PackPoseInputs')]
 
 ``RandomFlip`` flips only the annotations and ``TopdownAffine`` folds the flip into its one
-warp (see ``warp.py``), so each sample's pixels are resampled once.
+warp (see ``warp.py``), so each sample's pixels are resampled once. Pixel-value augmentations
+(``Albumentation``) follow ``TopdownAffine`` in
+MMPose's configs and work on the uint8 BGR crop. Every random draw comes from numpy's global RNG
+(seeded per sample by ``SeededDataset``), which makes augmentation repeatable.
 """
 from mlpose.datasets.transforms.affine import TopdownAffine
+from mlpose.datasets.transforms.albu import Albumentation
 from mlpose.datasets.transforms.augment import RandomFlip, RandomHalfBody
 from mlpose.datasets.transforms.bbox import GetBBoxCenterScale, RandomBBoxTransform
 from mlpose.datasets.transforms.loading import LoadImage, decode_image
@@ -25,6 +29,7 @@ from mlpose.datasets.transforms.warp import (
 )
 
 __all__ = [
+    "Albumentation",
     "GenerateTarget",
     "GetBBoxCenterScale",
     "LoadImage",
