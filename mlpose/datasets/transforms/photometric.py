@@ -90,21 +90,24 @@ class PhotometricDistortion:
 
     def __call__(self, results: dict) -> dict:
         mode, bright, contrast, hsv, swap, beta, alpha, saturation, hue, order = self._draw()
-        img = results["img"]
-        if bright:
-            img = cv2.LUT(img, _affine_lut(beta=beta))
-        if mode == 1 and contrast:
-            img = cv2.LUT(img, _affine_lut(alpha=alpha))
+        contrast_lut = _affine_lut(alpha=alpha) if mode == 1 and contrast else None
+        # consecutive per-level steps compose into one table: brightness, then contrast
+        lut = _affine_lut(beta=beta) if bright else None
+        if contrast_lut is not None:
+            lut = contrast_lut if lut is None else contrast_lut[lut]
+        img = results["img"] if lut is None else cv2.LUT(results["img"], lut)
         if hsv:
-            sat_lut = _affine_lut(alpha=saturation) if hsv in (1, 3) else _IDENTITY
-            # MMPose adds the hue offset in int and stores it in uint8: a wrap modulo 256
-            hue_lut = ((_IDENTITY.astype(np.int64) + hue) % 256).astype(np.uint8) if hsv in (2, 3) else _IDENTITY
-            lut = np.stack([hue_lut, sat_lut, _IDENTITY], axis=-1)[:, None, :]
-            img = cv2.cvtColor(cv2.LUT(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), lut), cv2.COLOR_HSV2BGR)
-        if mode == 1 and contrast:
-            img = cv2.LUT(img, _affine_lut(alpha=alpha))
+            h, s, v = cv2.split(cv2.cvtColor(img, cv2.COLOR_BGR2HSV))
+            if hsv in (1, 3):
+                s = cv2.LUT(s, _affine_lut(alpha=saturation))
+            if hsv in (2, 3):  # MMPose adds the offset in int and stores it in uint8: modulo 256
+                h = cv2.LUT(h, ((_IDENTITY.astype(np.int64) + hue) % 256).astype(np.uint8))
+            img = cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR)
+        if contrast_lut is not None:
+            img = cv2.LUT(img, contrast_lut)
         if swap:
-            img = np.ascontiguousarray(img[..., order])
+            channels = cv2.split(img)  # a few times faster than numpy's img[..., order]
+            img = cv2.merge([channels[i] for i in order])
         results["img"] = img
         return results
 
