@@ -63,7 +63,8 @@ def build_albu(cfg, path: str):
     _check_pixel_level(A, cls, path)
     _check_arg_names(A, cls, args, path)
     if issubclass(cls, A.BaseCompose):
-        args["transforms"] = [build_albu(t, f"{path}.transforms.{i}") for i, t in enumerate(args.get("transforms") or [])]
+        children = args.get("transforms") or []
+        args["transforms"] = [build_albu(t, f"{path}.transforms.{i}") for i, t in enumerate(children)]
     with warnings.catch_warnings(record=True) as caught:
         # albumentations 1.4 flags the 1.x names MMPose's configs use as deprecated: they are
         # what this pin supports, so that warning would only be noise in every worker
@@ -153,6 +154,8 @@ class Albumentation:
             build_albu(t, f"{path}.transforms.{i}")
 
     def __call__(self, results: dict) -> dict:
+        # albumentations draws from generators of its own, not numpy's or python's global ones:
+        # reseeding them from numpy's (seeded per sample) keeps the augmentation repeatable
         seed = int(np.random.randint(0, 2**32, dtype=np.int64))
         self._aug.set_random_state(np.random.default_rng(seed), random.Random(seed))
         out = self._aug(**{albu_key: results[key] for key, albu_key in self.keymap.items()})

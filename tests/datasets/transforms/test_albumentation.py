@@ -109,12 +109,15 @@ def test_keymap_names_the_results_key():
 
 
 @pytest.mark.parametrize("transforms,message", [
-    ([dict(type="CoarseDropOut")], r"transforms\.0: 'CoarseDropOut' is not an albumentations .* did you mean CoarseDropout"),
-    ([dict(type="Blur"), dict(type="CoarseDropout", max_hole=1)], r"transforms\.1: CoarseDropout .*no argument 'max_hole' \(did you mean 'max_holes'\?\)"),
+    ([dict(type="CoarseDropOut")],
+     r"transforms\.0: 'CoarseDropOut' is not an albumentations .* did you mean CoarseDropout"),
+    ([dict(type="Blur"), dict(type="CoarseDropout", max_hole=1)],
+     r"transforms\.1: CoarseDropout .*no argument 'max_hole' \(did you mean 'max_holes'\?\)"),
     ([dict(type="Blur", p=2)], r"transforms\.0: Blur: p: Input should be less than or equal to 1"),
     ([dict(type="Blur", blur_limit=-3)], r"transforms\.0: Blur: blur_limit: Invalid kernel size"),
     ([dict(type="HorizontalFlip")], r"transforms\.0: HorizontalFlip moves or resizes pixels"),
-    ([dict(type="OneOf", transforms=[dict(type="Blur"), dict(type="Rotate")])], r"transforms\.0\.transforms\.1: Rotate moves"),
+    ([dict(type="OneOf", transforms=[dict(type="Blur"), dict(type="Rotate")])],
+     r"transforms\.0\.transforms\.1: Rotate moves"),
     (["Blur"], r"transforms\.0: expected dict\(type="),
     ([], r"transforms: expected a non-empty list"),
 ])
@@ -130,7 +133,8 @@ def test_a_misspelt_transform_fails_at_config_load_naming_the_pipeline_entry(tmp
         "train_pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),\n"
         "    dict(type='Albumentation', transforms=[dict(type='Blur', p=0.1), dict(type='MedianBlur', p=0.1),\n"
         "        dict(type='CoarseDropout', max_holes=1, max_heigth=0.4, p=1.0)])]\n")
-    with pytest.raises(ConfigError, match=r"bad_albu\.py: train_pipeline\.2\.transforms\.2: CoarseDropout .*'max_heigth'"):
+    where = r"bad_albu\.py: train_pipeline\.2\.transforms\.2: CoarseDropout .*'max_heigth'"
+    with pytest.raises(ConfigError, match=where):
         load_config(cfg)
     cfg.write_text("train_pipeline = [dict(type='Albumentation', transforms=[dict(type='Blurr')])]\n")
     with pytest.raises(ConfigError, match=r"train_pipeline\.0\.transforms\.0: 'Blurr'"):

@@ -35,6 +35,6 @@ def test_augmented_pixels_do_not_depend_on_workers_or_repetition(tiny_data):
     assert torch.equal(single, inputs(tiny_data, workers=0))
     assert torch.equal(single, inputs(tiny_data, workers=2))
     assert not torch.equal(single, inputs(tiny_data, workers=0, epoch=1))  # a new epoch, new draws
-    plain = inputs(tiny_data, workers=0, pipeline=[s for s in PIPELINE if s["type"] not in
-                                                   ("mmdet.YOLOXHSVRandomAug", "PhotometricDistortion", "Albumentation")])
+    pixel_steps = ("mmdet.YOLOXHSVRandomAug", "PhotometricDistortion", "Albumentation")
+    plain = inputs(tiny_data, workers=0, pipeline=[s for s in PIPELINE if s["type"] not in pixel_steps])
     assert (single != plain).flatten(1).any(1).all()  # every crop was changed by the colour/dropout steps
