@@ -141,7 +141,19 @@ def import_custom(custom_imports: dict | None, source: str = "config") -> None:
 
 
 def check_args(factory: Callable, kwargs: dict, path: str) -> None:
-    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature."""
+    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature.
+
+    A component whose arguments hold more than a signature can say (``Albumentation``'s list of
+    library transforms) also defines ``validate_args(kwargs, path)``, called here after the
+    signature check, so config load reports what is wrong inside them too.
+    """
+    _check_signature(factory, kwargs, path)
+    validate = getattr(factory, "validate_args", None)
+    if callable(validate):
+        validate(kwargs, path)
+
+
+def _check_signature(factory: Callable, kwargs: dict, path: str) -> None:
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):

@@ -49,6 +49,9 @@ MINIMAL = {
         "GenerateTarget": lambda d: dict(type="GenerateTarget", encoder=dict(CODEC)),
         "PackPoseInputs": lambda d: dict(type="PackPoseInputs"),
         "KeypointConverter": lambda d: dict(type="KeypointConverter", num_keypoints=17, mapping=[(0, 0), (1, 1)]),
+        "Albumentation": lambda d: dict(type="Albumentation", transforms=[dict(type="Blur", p=0.1)]),
+        "PhotometricDistortion": lambda d: dict(type="PhotometricDistortion"),
+        "YOLOXHSVRandomAug": lambda d: dict(type="mmdet.YOLOXHSVRandomAug"),
     },
     "datasets": {
         "CocoDataset": lambda d: _dataset("CocoDataset", d),
