@@ -34,6 +34,10 @@ MINIMAL = {
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),
         "PoseDataPreprocessor": lambda d: dict(type="PoseDataPreprocessor"),
         "TopdownPoseEstimator": lambda d: MODEL,
+        "VisionTransformer": lambda d: dict(type="VisionTransformer", arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                                                            feedforward_channels=32),
+                                            img_size=(64, 48), out_type="featmap", with_cls_token=False),
+        "FeatureMapProcessor": lambda d: dict(type="FeatureMapProcessor", scale_factor=2.0, apply_relu=True),
     },
     "codecs": {
         "MSRAHeatmap": lambda d: dict(type="MSRAHeatmap", input_size=(48, 64), heatmap_size=(12, 16), sigma=2),
