@@ -177,6 +177,7 @@ def test_drop_path_is_random_in_training_and_off_in_eval():
     (dict(norm_cfg=dict(type="BN")), "only dict\\(type='LN'"),
     (dict(img_size=(64,)), "img_size"),
     (dict(init_cfg=dict(type="Kaiming")), "init_cfg"),
+    (dict(with_cls_token="***"), "with_cls_token='\\*\\*\\*' must be True or False"),
 ])
 def test_bad_arguments_are_one_line_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message) as err:

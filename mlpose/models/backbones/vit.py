@@ -143,6 +143,10 @@ class VisionTransformer(nn.Module):
         self.embed_dims, self.num_layers = settings["embed_dims"], settings["num_layers"]
         self.img_size = _pair(img_size, "img_size")
         eps = _norm_eps(norm_cfg)
+        for flag, value in dict(qkv_bias=qkv_bias, final_norm=final_norm, with_cls_token=with_cls_token,
+                                pre_norm=pre_norm).items():
+            if not isinstance(value, bool):
+                raise ConfigError(f"VisionTransformer.{flag}={value!r} must be True or False")
         self._check_options(out_type, with_cls_token, frozen_stages, patch_cfg, layer_cfgs, interpolate_mode)
         self.out_type, self.with_cls_token = out_type, with_cls_token
         self.frozen_stages, self.interpolate_mode, self.final_norm = frozen_stages, interpolate_mode, final_norm
