@@ -42,6 +42,10 @@ MINIMAL = {
         "KLDiscretLoss": lambda d: dict(type="KLDiscretLoss", beta=10.0, label_softmax=True),
         "PoseDataPreprocessor": lambda d: dict(type="PoseDataPreprocessor"),
         "TopdownPoseEstimator": lambda d: MODEL,
+        "VisionTransformer": lambda d: dict(type="VisionTransformer", arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                                                            feedforward_channels=32),
+                                            img_size=(64, 48), out_type="featmap", with_cls_token=False),
+        "FeatureMapProcessor": lambda d: dict(type="FeatureMapProcessor", scale_factor=2.0, apply_relu=True),
     },
     "codecs": {
         "MSRAHeatmap": lambda d: dict(type="MSRAHeatmap", input_size=(48, 64), heatmap_size=(12, 16), sigma=2),
@@ -58,6 +62,9 @@ MINIMAL = {
         "GenerateTarget": lambda d: dict(type="GenerateTarget", encoder=dict(CODEC)),
         "PackPoseInputs": lambda d: dict(type="PackPoseInputs"),
         "KeypointConverter": lambda d: dict(type="KeypointConverter", num_keypoints=17, mapping=[(0, 0), (1, 1)]),
+        "Albumentation": lambda d: dict(type="Albumentation", transforms=[dict(type="Blur", p=0.1)]),
+        "PhotometricDistortion": lambda d: dict(type="PhotometricDistortion"),
+        "YOLOXHSVRandomAug": lambda d: dict(type="mmdet.YOLOXHSVRandomAug"),
     },
     "datasets": {
         "CocoDataset": lambda d: _dataset("CocoDataset", d),

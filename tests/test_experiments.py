@@ -14,6 +14,9 @@ from mlpose.registry import DATASETS, MODELS, build
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 CONFIGS = sorted(p.name for p in EXPERIMENTS.glob("*.py"))
+#: a model with more parameters (ViT-B/L) is built and run on the meta device: every argument is
+#: checked and every shape flows through, in a fraction of a second instead of many seconds
+META_ABOVE = 50_000_000
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +43,22 @@ def data_tree(tmp_path_factory):
 
 def test_the_folder_has_the_documented_recipes():
     assert {"res50.py", "res18.py", "tiny.py", "res50-coco-aic.py",
-            "td-hm_res50_8xb64-210e_coco-256x192.py"} <= set(CONFIGS)
+            "td-hm_res50_8xb64-210e_coco-256x192.py", "vitpose-b.py", "vitpose-b-simple.py", "vitpose-l.py"} <= set(CONFIGS)
+
+
+def _build_model(cfg) -> tuple[torch.nn.Module, torch.device]:
+    with torch.device("meta"):
+        model = build(cfg.model, MODELS, "model")
+    if sum(p.numel() for p in model.parameters()) > META_ABOVE:
+        return model, torch.device("meta")
+    return build(cfg.model, MODELS, "model"), torch.device("cpu")
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_loads_and_builds(name, data_tree, monkeypatch):
     monkeypatch.chdir(data_tree)
     cfg = load_config(EXPERIMENTS / name)
-    model = build(cfg.model, MODELS, "model")
+    model, device = _build_model(cfg)
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")
         if not loader:
@@ -58,7 +69,7 @@ def test_config_loads_and_builds(name, data_tree, monkeypatch):
         assert item["inputs"].dtype == torch.uint8 and item["inputs"].shape[0] == 3
         if split == "train":
             model.eval()
-            outputs = model(item["inputs"][None])
+            outputs = model(item["inputs"][None].to(device))
             outputs = outputs if isinstance(outputs, tuple) else (outputs,)
             # the head's outputs have the shape of the codec's targets (heatmaps; SimCC vectors)
             shapes = [tuple(o.shape[1:]) for o in outputs]
