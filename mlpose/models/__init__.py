@@ -1,11 +1,11 @@
-"""Models: ResNet backbones, the SimpleBaseline heatmap head, losses and the top-down estimator.
+"""Models: ResNet-family and HRNet backbones, the SimpleBaseline heatmap head, losses and the top-down estimator.
 
 Importing this package registers every component in ``mlpose.registry.MODELS``; build a model
 with ``build(cfg['model'], MODELS, 'model')`` and call ``model.init_weights()`` once for a fresh
 run to load configured pretrained weights.
 """
 from mlpose.models.accuracy import heatmap_argmax, pose_accuracy
-from mlpose.models.backbones import ResNet
+from mlpose.models.backbones import ResNet, ResNetV1d
 from mlpose.models.estimator import TopdownPoseEstimator
 from mlpose.models.heads import HeatmapHead, flip_heatmaps
 from mlpose.models.losses import KeypointMSELoss
@@ -16,6 +16,7 @@ __all__ = [
     "KeypointMSELoss",
     "PoseDataPreprocessor",
     "ResNet",
+    "ResNetV1d",
     "TopdownPoseEstimator",
     "flip_heatmaps",
     "heatmap_argmax",
