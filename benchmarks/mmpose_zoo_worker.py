@@ -26,6 +26,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpose.apis import init_model
 from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
 
 
 def build(config: str) -> torch.nn.Module:
@@ -63,7 +64,8 @@ def randomize(model: torch.nn.Module, crops: torch.Tensor, seed: int = 0) -> Non
 
 def outputs(model: torch.nn.Module, crops: torch.Tensor) -> dict:
     """The head's forward outputs (heatmaps; SimCC x and y) for uint8 BGR crops: ``out_i`` float32."""
-    data = model.data_preprocessor(dict(inputs=list(crops)), False)["inputs"]
+    samples = [PoseDataSample() for _ in crops]  # MMPose's preprocessor records pad shapes in them
+    data = model.data_preprocessor(dict(inputs=list(crops), data_samples=samples), False)["inputs"]
     out = model.head.forward(model.extract_feat(data))
     out = out if isinstance(out, (tuple, list)) else (out,)
     return {f"out_{i}": o.float().numpy() for i, o in enumerate(out)}
