@@ -80,6 +80,8 @@ class Registry:
 
 #: OpenMMLab package scopes whose ``scope.Name`` types resolve to mlpose's own ``Name``.
 SCOPES = ("mmpose", "mmdet", "mmpretrain", "mmcls", "mmengine", "mmcv")
+#: MMEngine's per-dict scope key (``dict(_scope_='mmdet', type='CSPNeXt')``): one registry here.
+SCOPE_KEY = "_scope_"
 
 MODELS = Registry("models")  # backbones, necks, heads, losses, pose estimators
 CODECS = Registry("codecs")
@@ -139,12 +141,25 @@ def import_custom(custom_imports: dict | None, source: str = "config") -> None:
 
 
 def check_args(factory: Callable, kwargs: dict, path: str) -> None:
-    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature."""
+    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature.
+
+    A component whose arguments hold more than a signature can say (``Albumentation``'s list of
+    library transforms) also defines ``validate_args(kwargs, path)``, called here after the
+    signature check, so config load reports what is wrong inside them too.
+    """
+    _check_signature(factory, kwargs, path)
+    validate = getattr(factory, "validate_args", None)
+    if callable(validate):
+        validate(kwargs, path)
+
+
+def _check_signature(factory: Callable, kwargs: dict, path: str) -> None:
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return
     params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+    kwargs = {k: v for k, v in kwargs.items() if k != SCOPE_KEY}
     name = getattr(factory, "__name__", factory)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
     unknown = [k for k in kwargs if k not in sig.parameters] if not takes_any else []
@@ -185,7 +200,7 @@ def build(cfg: dict, registry: Registry, path: str = "", **defaults: Any) -> Any
     """
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{path or 'config'}: expected a dict with a 'type' key, got {cfg!r}")
-    kwargs = copy.deepcopy({k: v for k, v in cfg.items() if k != "type"})
+    kwargs = copy.deepcopy({k: v for k, v in cfg.items() if k not in ("type", SCOPE_KEY)})
     for k, v in defaults.items():
         kwargs.setdefault(k, v)
     kind = cfg["type"]

@@ -59,6 +59,9 @@ MINIMAL = {
         "GenerateTarget": lambda d: dict(type="GenerateTarget", encoder=dict(CODEC)),
         "PackPoseInputs": lambda d: dict(type="PackPoseInputs"),
         "KeypointConverter": lambda d: dict(type="KeypointConverter", num_keypoints=17, mapping=[(0, 0), (1, 1)]),
+        "Albumentation": lambda d: dict(type="Albumentation", transforms=[dict(type="Blur", p=0.1)]),
+        "PhotometricDistortion": lambda d: dict(type="PhotometricDistortion"),
+        "YOLOXHSVRandomAug": lambda d: dict(type="mmdet.YOLOXHSVRandomAug"),
     },
     "datasets": {
         "CocoDataset": lambda d: _dataset("CocoDataset", d),
@@ -118,4 +121,6 @@ def test_component_builds_and_pickles_where_workers_need_it(reg, name, tiny_data
         w, h = obj.input_size
         kpts = np.array([[[w / 2, h / 3]] * 17], dtype=np.float32)
         encoded = obj.encode(kpts, np.ones((1, 17), dtype=np.float32))
-        assert np.isfinite(encoded["heatmaps"]).all()
+        assert set(obj.target_keys) <= set(encoded) and set(obj.instance_keys) <= set(obj.target_keys)
+        assert all(np.isfinite(encoded[k]).all() for k in obj.target_keys)
+        assert all(encoded[k].shape[0] == 1 for k in obj.instance_keys)  # one instance in

@@ -70,3 +70,27 @@ def test_openmmlab_scoped_names_resolve_to_the_bare_component():
         MODELS.get("mmfoo.ResNet")
     with pytest.raises(ConfigError, match="unknown type 'mmdet.NoSuchNet'"):
         MODELS.get("mmdet.NoSuchNet")
+
+
+def test_a_dicts_scope_key_is_accepted_as_mmengine_writes_it():
+    backbone = build(dict(_scope_="mmdet", type="ResNet", depth=18, base_channels=8), MODELS, "model.backbone")
+    assert backbone.depth == 18
+
+
+def test_a_component_validate_args_hook_runs_at_build_with_the_path():
+    reg = Registry("things")
+
+    @reg.register()
+    class Lister:
+        def __init__(self, items):
+            self.items = items
+
+        @staticmethod
+        def validate_args(kwargs, path):
+            for i, item in enumerate(kwargs["items"]):
+                if item < 0:
+                    raise ConfigError(f"{path}.items.{i}: expected >= 0, got {item}")
+
+    assert build(dict(type="Lister", items=[1, 2]), reg, "x").items == [1, 2]
+    with pytest.raises(ConfigError, match=r"^pipeline\.3\.items\.1: expected >= 0, got -2$"):
+        build(dict(type="Lister", items=[1, -2]), reg, "pipeline.3")

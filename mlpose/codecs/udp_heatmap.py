@@ -27,6 +27,8 @@ class UDPHeatmap:
 
     #: crops span pixel centres 0..W-1 (not 0..W): how predictions map back to the image
     corner_aligned = True
+    target_keys = ("heatmaps", "keypoint_weights")  #: what encode() gives the model to learn
+    instance_keys = ("keypoint_weights",)  #: target_keys with a leading instance axis N
 
     def __init__(
         self,

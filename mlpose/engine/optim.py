@@ -31,7 +31,9 @@ OPTIMIZERS.add(torch.optim.SGD, "SGD")
 WRAPPER_TYPES = ("OptimWrapper", "AmpOptimWrapper")
 _WRAPPER_KEYS = ("type", "optimizer", "paramwise_cfg", "clip_grad", "accumulative_counts",
                  "loss_scale", "dtype")
-_PARAMWISE_KEYS = ("custom_keys", "norm_decay_mult", "bias_decay_mult")
+# bypass_duplicate: MMEngine skips parameters shared by several modules; here every parameter is
+# grouped once whatever it says (shared ones are never duplicated), so both values are accepted.
+_PARAMWISE_KEYS = ("custom_keys", "norm_decay_mult", "bias_decay_mult", "bypass_duplicate")
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 

@@ -30,6 +30,14 @@ def test_takes_last_feature_of_a_tuple_and_extra_convs():
     assert out.shape == (1, 5, 4, 4)
 
 
+def test_no_deconvs_as_hrnet_configs_write_it():
+    # HRNet's configs: deconv_out_channels=None and the default kernel sizes: the final 1x1 only
+    h = head(in_channels=32, out_channels=17, deconv_out_channels=None)
+    assert len(h.deconv_layers) == 0 and h.final_layer.kernel_size == (1, 1)
+    assert h(torch.randn(1, 32, 64, 48)).shape == (1, 17, 64, 48)
+    assert h.output_size((48, 64)) == (48, 64)
+
+
 def test_init_is_tiny_normal_with_zero_bias():
     torch.manual_seed(0)
     h = head(in_channels=256, out_channels=17, deconv_out_channels=(256, 256, 256))
@@ -67,11 +75,11 @@ def test_loss_terms_and_shape_check():
     pred = torch.zeros(2, 5, 16, 24)
     target = torch.zeros(2, 5, 16, 24)
     target[:, :, 3, 4] = 1.0
-    out = h.loss(pred, target, torch.ones(2, 5))
+    out = h.loss(pred, dict(heatmaps=target, keypoint_weights=torch.ones(2, 5)))
     assert set(out) == {"loss_kpt", "acc_pose"}
     assert out["loss_kpt"].item() == pytest.approx(1 / (16 * 24))
     with pytest.raises(ValueError, match="heatmap_size"):
-        h.loss(torch.zeros(2, 5, 8, 12), target, torch.ones(2, 5))
+        h.loss(torch.zeros(2, 5, 8, 12), dict(heatmaps=target, keypoint_weights=torch.ones(2, 5)))
 
 
 def test_decode_without_decoder_is_a_config_error():
