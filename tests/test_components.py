@@ -42,6 +42,7 @@ MINIMAL = {
         "HeatmapHead": lambda d: dict(type="HeatmapHead", in_channels=64, out_channels=17,
                                       deconv_out_channels=(16,), deconv_kernel_sizes=(4,)),
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),
+        "CombinedTargetMSELoss": lambda d: dict(type="CombinedTargetMSELoss", use_target_weight=True),
         "PoseDataPreprocessor": lambda d: dict(type="PoseDataPreprocessor"),
         "TopdownPoseEstimator": lambda d: MODEL,
     },
