@@ -3,7 +3,7 @@ counts, and their config errors (the key layouts: test_mmpose_layouts.py)."""
 import pytest
 import torch
 
-from mlpose.config.validate import _component
+from mlpose.config import load_config, resolve_config_path
 from mlpose.errors import ConfigError
 from mlpose.models import ResNet, ResNetV1d, ResNeXt, SEResNet
 from mlpose.models.backbones.blocks import SELayer
@@ -68,8 +68,12 @@ def test_bad_arguments_are_one_config_error_line(cfg, needle):
         build(cfg, MODELS, "model.backbone")
 
 
-def test_config_check_at_load_sees_resnets_arguments_too():
-    """The variants pass ResNet's arguments on; the load-time check must accept and check them."""
-    _component(dict(type="SEResNet", depth=50, frozen_stages=1, with_cp=True), MODELS, "model.backbone", "cfg.py")
-    with pytest.raises(ConfigError, match="cfg.py: model.backbone: bad arguments for SEResNet: unexpected 'frozen'"):
-        _component(dict(type="SEResNet", depth=50, frozen=1), MODELS, "model.backbone", "cfg.py")
+def test_config_check_at_load_sees_resnets_arguments_too(tmp_path):
+    """The variants pass ResNet's arguments on; the check at load must accept and check them."""
+    config = tmp_path / "se.py"
+    body = "model = dict(backbone=dict(_delete_=True, type='SEResNet', depth=50, {}))"
+    config.write_text(f"_base_ = ['{resolve_config_path('tiny').resolve()}']\n" + body.format("frozen_stages=1"))
+    assert load_config(config).model.backbone.frozen_stages == 1
+    config.write_text(f"_base_ = ['{resolve_config_path('tiny').resolve()}']\n" + body.format("frozen=1"))
+    with pytest.raises(ConfigError, match=r"se.py: model.backbone: bad arguments for SEResNet: unexpected 'frozen'"):
+        load_config(config)
