@@ -33,7 +33,8 @@ class TopdownPoseEstimator(nn.Module):
         data_preprocessor: ``dict(type='PoseDataPreprocessor', ...)``; ``None`` means ImageNet
             mean/std with BGR -> RGB.
         neck: optional neck config (``MODELS``).
-        train_cfg: reserved; must be empty or ``None``.
+        train_cfg: training options of the head's loss, its ``train_cfg_defaults`` keys
+            (``HeatmapHead``: ``compute_acc=True``).
         test_cfg: inference options; keys left out take ``flip_test=True``,
             ``output_heatmaps=False`` (the head's outputs in each prediction) and the head's
             ``test_cfg_defaults`` (``HeatmapHead``: ``flip_mode='heatmap'``, ``shift_heatmap=True``).
@@ -54,8 +55,6 @@ class TopdownPoseEstimator(nn.Module):
         metainfo: dict | None = None,
     ):
         super().__init__()
-        if train_cfg:
-            raise ConfigError(f"model.train_cfg={train_cfg!r}: no model-level train options exist")
         self.init_cfg = check_init_cfg(init_cfg, "TopdownPoseEstimator")
         self.metainfo = metainfo or {}
         if data_preprocessor is None:
@@ -65,6 +64,11 @@ class TopdownPoseEstimator(nn.Module):
         self.backbone = build(backbone, MODELS, "model.backbone")
         self.neck = build(neck, MODELS, "model.neck") if neck else None
         self.head = build(head, MODELS, "model.head")
+        unknown = set(train_cfg or {}) - set(self.head.train_cfg_defaults)
+        if unknown:
+            raise ConfigError(f"model.train_cfg: unknown keys {sorted(unknown)} for {type(self.head).__name__}; "
+                              f"accepted: {', '.join(self.head.train_cfg_defaults) or 'none'}")
+        self.head.train_cfg = {**self.head.train_cfg_defaults, **(train_cfg or {})}
         defaults = {**DEFAULT_TEST_CFG, **self.head.test_cfg_defaults}
         unknown = set(test_cfg or {}) - set(defaults)
         if unknown:

@@ -90,7 +90,8 @@ def test_heatmap_size_mismatch_fails_at_build():
     [
         (dict(test_cfg=dict(flip_test=True, flip_tets=False)), "flip_tets"),
         (dict(test_cfg=dict(flip_mode="offset")), "flip_mode"),
-        (dict(train_cfg=dict(compute_acc=False)), "train_cfg"),
+        (dict(train_cfg=dict(compute_acc=False, compute_pck=True)), r"model.train_cfg: unknown keys \['compute_pck'\]"),
+        (dict(test_cfg=dict(flip_mode="udp_combined")), "'udp_combined' needs 3 maps per keypoint"),
         (dict(backbone=dict(type="ResNet", depth=18, widht=8)), "model.backbone"),
     ],
 )
