@@ -12,7 +12,8 @@ LAUNCHERS = click.Choice(["none", "pytorch", "slurm", "mpi"])
 cfg_options_opt = click.option(
     "--cfg-options", multiple=True, metavar="KEY=VALUE", help=(
         "Override config keys, MMEngine syntax: a.b=1, list items as a.0.b=x, lists as key=a,b or "
-        "key=\"[(a,b), (c,d)]\" (quoted); true/false, None. Unknown keys are errors; "
+        "key=\"[(a,b), (c,d)]\" (quoted); true/false, None. Quotes that reach mlpose keep a string whole "
+        "(\"data_root='/data/a,b/'\"); spaces in a value are kept. Unknown keys are errors; "
         "prefix a key with + to add it on purpose. Repeatable; several pairs may follow one flag."),
 )
 
