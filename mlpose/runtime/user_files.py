@@ -2,7 +2,7 @@
 exported models): never over an input of the same command or a file a tracking store owns,
 always whole, and one line when the place cannot be written.
 
-``check_output`` refuses, before any work is done:
+``check_output`` refuses, before any work is done (so a long job does not fail at its end):
 
 - an output that is an input of the command (the same path, or the same file reached through
   another name: a symlink or hard link);
@@ -10,7 +10,9 @@ always whole, and one line when the place cannot be written.
   bytes with the stored artifact (``tracking/artifact_store.py``), and so does any copy made
   with ``ln``; replacing it would leave the user's name pointing at something else;
 - a path inside a tracking store's artifact folders (``.../<run id>/artifacts/...``,
-  ``.../models/m-<id>/artifacts/...``, anything under ``mlruns/``): MLflow owns those files.
+  ``.../models/m-<id>/artifacts/...``, anything under ``mlruns/``): MLflow owns those files;
+- a place that cannot be written: a read-only mount, no permission, a file where a folder
+  of the path should be.
 
 ``atomic_output`` gives the writer a temporary file in the target's folder and renames it over
 the target only when the writer succeeded (as checkpoints are written,
@@ -78,6 +80,21 @@ def check_output(path: str | os.PathLike, option: str, inputs: Iterable[str | os
         raise ConfigError(f"{option} {path} shares its bytes with {target.stat().st_nlink - 1} other file(s) (a "
                           "hard link: a checkpoint logged to a local MLflow store is linked to the stored "
                           "artifact); choose another file name")
+    _check_writable(target.parent, option, path)
+
+
+def _check_writable(folder: Path, option: str, path: str | os.PathLike) -> None:
+    """Refuse a place the command could not write at the end of its work: the nearest existing
+    folder on the way must be a folder this process may write (a read-only mount counts)."""
+    existing = next(p for p in (Path(os.path.abspath(folder)), *Path(os.path.abspath(folder)).parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: cannot write there ({existing} is a file, not a folder); choose a "
+                          "folder you can write to")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        why = "Read-only file system" if read_only else "Permission denied"
+        raise ConfigError(f"{option} {path}: cannot write there ({why}: {existing}); choose a folder you can "
+                          "write to")
 
 
 def check_outputs(outputs: dict[str, str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None] = ()) -> None:
@@ -114,6 +131,7 @@ def check_folder(path: str | os.PathLike, option: str, inputs: Iterable[str | os
     if store:
         raise ConfigError(f"{option} {path} lies in the tracking store's folder {store}, whose files MLflow owns; "
                           "choose another folder")
+    _check_writable(folder, option, path)
 
 
 def _unwritable(option: str, path: str | os.PathLike, exc: OSError) -> ConfigError:

@@ -1,6 +1,7 @@
 """Files written at a path the user gave: never over an input, a hard-linked or a tracking-store
 file, always whole (a failed write leaves the previous file), one line for unwritable places."""
 import os
+import subprocess
 
 import pytest
 
@@ -70,3 +71,14 @@ def test_unwritable_places_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"--out .*file/sub/r.json: cannot write there \(.*file is a file, not a "
                                           r"folder\); choose a folder you can write to"):
         write_output(tmp_path / "file" / "sub" / "r.json", "[]", "--out")
+
+
+def test_an_unwritable_place_is_refused_before_the_work(tmp_path, tmpfs):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out .*file/r.json: cannot write there \(.*file is a file, not a folder"):
+        check_output(tmp_path / "file" / "r.json", "--out")
+    disk = tmpfs("1m")
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    with pytest.raises(ConfigError, match=rf"--vis-dir .*: cannot write there \(Read-only file system: {disk}\)"):
+        check_folder(disk / "vis", "--vis-dir")
+    check_output(tmp_path / "new" / "deeper" / "r.json", "--out")  # folders to be made below a writable one
