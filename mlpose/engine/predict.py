@@ -163,7 +163,7 @@ class _Pictures:
     def __init__(self, folder: str | None, inputs: list[Path]):
         self.folder = Path(folder) if folder else None
         self.used: set[str] = set()
-        self.inputs = {(s.st_dev, s.st_ino) for s in (p.stat() for p in inputs if p.is_file())}
+        self.inputs = {(s.st_dev, s.st_ino) for s in (p.stat() for p in inputs if p.is_file())} if folder else set()
 
     def save(self, name: str, image) -> None:
         if self.folder is None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,6 +43,7 @@ from mlpose.errors import ConfigError
 from mlpose.evaluation.evaluator import BaseMetric
 from mlpose.evaluation.nms import oks_nms, soft_oks_nms
 from mlpose.registry import METRICS, TRANSFORMS, build
+from mlpose.runtime.user_files import write_output
 
 STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)",
               "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
@@ -332,11 +332,9 @@ class CocoMetric(BaseMetric):
 
     def compute_metrics(self, results: Columns) -> dict[str, float]:
         dets = self.results_json(results)
-        if self.outfile_prefix:
-            path = f"{self.outfile_prefix}.keypoints.json"
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(dets, f, sort_keys=True, indent=4)
+        if self.outfile_prefix:  # written whole or not at all, as every file at a path the user gave
+            write_output(f"{self.outfile_prefix}.keypoints.json", json.dumps(dets, sort_keys=True, indent=4),
+                         "CocoMetric outfile_prefix")
         if self.format_only:
             return {}
         coco = self.coco if self.coco is not None else self._gt_from_results(results)

@@ -65,16 +65,16 @@ class ImageIds:
         self.frame_indices = len(usable) == 1 and not images  # one video and nothing else
         self.owners: dict[int, Path] = {}  # a number in a file name -> the first file with it
         for path in images:
-            if path.stem.isdigit():
-                self.owners.setdefault(int(path.stem), path)
+            if _number_in_name(path) is not None:
+                self.owners.setdefault(_number_in_name(path), path)
         self.used: set[int] = set()
         self._next = 1
 
     def for_image(self, path: Path) -> tuple[int, str | None]:
         """``(id, note)`` of an image file; the note says why a numbered name did not keep its number."""
-        if not path.stem.isdigit():
+        number = _number_in_name(path)
+        if number is None:
             return self._fresh(), None
-        number = int(path.stem)
         if self.owners.get(number) == path and number not in self.used:
             return self._take(number), None
         new = self._fresh()
@@ -103,6 +103,11 @@ class ImageIds:
     def _take(self, number: int) -> int:
         self.used.add(number)
         return number
+
+
+def _number_in_name(path: Path) -> int | None:
+    """The number a file is named by (``000000397133.jpg``: 397133), else None."""
+    return int(path.stem) if path.stem.isascii() and path.stem.isdigit() else None
 
 
 def expand_inputs(inputs: list[str]) -> list[tuple[Path, str | None]]:
