@@ -180,12 +180,12 @@ def evaluate_predictions(config: str, predictions: str, cfg_options: list, out: 
     if ann_file:
         cfg = load_config(config, {**parse_options(cfg_options), **ann_file_overrides(cfg, ann_file)})
     check_outputs({"--out": out}, [predictions, ann_file, cfg.filename])
-    ctx = setup_run(cfg, None, "none", amp=False)
-    # the predictions are read and checked before the run starts: a bad file is one line, not a FAILED run
+    # the predictions are read and checked before the job starts: a bad file is one line, not a FAILED run
     dataset = build(cfg.test_dataloader.dataset, DATASETS, "test_dataloader.dataset")
     evaluator = build_evaluator(cfg.test_evaluator, dataset.metainfo)
     preds = read_predictions(predictions, dataset)
     check_predictions(preds, predictions, evaluator)
+    ctx = setup_run(cfg, None, "none", amp=False)
     tracker = start_tracker(ctx, experiment=experiment, command=command, tags={"mlpose.predictions": str(predictions)})
     with tracked(ctx, tracker):
         evaluator.process(preds)

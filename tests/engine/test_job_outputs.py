@@ -1,5 +1,6 @@
 """``mlpose test --out/--dump`` and ``mlpose evaluate --out`` never write over an input or each
-other, and refuse before the job starts (no MLflow run, nothing evaluated)."""
+other, and refuse before the job starts (no MLflow run, nothing evaluated); a bad predictions
+file for ``evaluate`` is refused before its run and log folder exist."""
 import pytest
 from mlflow import MlflowClient
 
@@ -32,3 +33,4 @@ def test_evaluate_out_is_never_the_predictions(tiny_data, mlflow_env, tmp_path):
     with pytest.raises(ConfigError, match="entry 0 .* has 1 keypoints but the evaluated layout .* has 17"):
         jobs.evaluate_predictions("tiny", str(preds), [], ann_file=gt)
     assert preds.read_text().startswith('[{"image_id": 1') and _no_runs(mlflow_env)
+    assert not (tmp_path / "work_dirs").exists()  # not even an empty log folder
