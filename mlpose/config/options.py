@@ -150,16 +150,17 @@ def split_options(text: str) -> list[str]:
             depth -= 1
         elif ch.isspace() and depth <= 0:
             cuts.append(i)
-    pieces = [text[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
     items: list[str] = []
-    for start, piece in zip([0, *(c + 1 for c in cuts)], pieces):
+    end = 0  # where the last item ends in text
+    for start, stop in zip([0, *(c + 1 for c in cuts)], [*cuts, len(text)]):
+        piece = text[start:stop]
         if not piece:
             continue
         if items and "=" not in piece:
-            items[-1] = items[-1] + text[item_end:start] + piece  # the white space as it was
+            items[-1] += text[end:start] + piece  # the white space as it was
         else:
             items.append(piece)
-        item_end = start + len(piece)
+        end = stop
     return items
 
 

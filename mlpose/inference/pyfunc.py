@@ -139,7 +139,8 @@ def _image(row: int, data) -> np.ndarray:
             raise _bad(row, f"image: {len(data)} characters that are not base64 ({exc}); send the image bytes "
                             "base64-encoded") from None
     if not isinstance(data, (bytes, bytearray)):
-        raise _bad(row, f"image: a value of type {type(data).__name__} where JPEG or PNG bytes (base64 text in JSON) belong")
+        raise _bad(row, f"image: a value of type {type(data).__name__} where JPEG or PNG bytes (base64 text in JSON) "
+                        "belong")
     try:
         image = decode_image(bytes(data), "auto") if data else None
     except cv2.error:  # OpenCV raises instead of returning None for some bytes

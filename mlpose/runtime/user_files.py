@@ -97,7 +97,8 @@ def _check_writable(folder: Path, option: str, path: str | os.PathLike) -> None:
                           "write to")
 
 
-def check_outputs(outputs: dict[str, str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None] = ()) -> None:
+def check_outputs(outputs: dict[str, str | os.PathLike | None],
+                  inputs: Iterable[str | os.PathLike | None] = ()) -> None:
     """:func:`check_output` for each ``{option: path}`` given (None: not given), and no two the same file.
 
     Raises:

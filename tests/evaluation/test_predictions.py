@@ -69,9 +69,9 @@ def test_predictions_of_another_layout_or_other_images_are_named(synth, coco_met
     image_id = COCO(synth["coco"]).getImgIds()[0]
     good = {"image_id": image_id, "keypoints": [10.0, 20.0, 0.9] * 17, "score": 1.0}
     path = _results_file(tmp_path, [good, {**good, "image_id": 999999}])
-    with pytest.raises(ConfigError, match=rf"results.json: entry 1 has image_id 999999, which is not in .*"
-                                          r"\(1 of 2 entries are of images not in it\); evaluate against the annotation "
-                                          r"file of the predicted images \(--ann-file FILE\)"):
+    with pytest.raises(ConfigError, match=r"results.json: entry 1 has image_id 999999, which is not in .*"
+                                          r"\(1 of 2 entries are of images not in it\); evaluate against the "
+                                          r"annotation file of the predicted images \(--ann-file FILE\)"):
         check_predictions(read_predictions(path), path, evaluator)
     path = _results_file(tmp_path, [{**good, "keypoints": [10.0, 20.0, 0.9] * 14}])
     with pytest.raises(ConfigError, match=r"entry 0 \(image_id \d+\) has 14 keypoints but the evaluated layout "

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from mlpose.errors import ConfigError
-from mlpose.runtime.user_files import atomic_output, check_folder, check_output, check_outputs, store_folder, write_output
+from mlpose.runtime.user_files import (atomic_output, check_folder, check_output, check_outputs, store_folder,
+                                       write_output)
 
 RUN = "0123456789abcdef0123456789abcdef"
 
