@@ -15,6 +15,12 @@ TINY = load_config("tiny")
 CODEC = dict(TINY.codec)
 MODEL = TINY.model.to_dict() if hasattr(TINY.model, "to_dict") else dict(TINY.model)
 _ANN = "annotations/person_keypoints_val.json"
+#: an HRNet of MMPose's shape (stage1..4), 1 block per branch and widths 4..32
+TINY_HRNET = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(8,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
+    stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 16, 32)))
 
 
 def _dataset(kind: str, data) -> dict:
@@ -29,11 +35,16 @@ def _dataset(kind: str, data) -> dict:
 MINIMAL = {
     "models": {
         "ResNet": lambda d: dict(type="ResNet", depth=18, base_channels=8),
-        "CSPNeXt": lambda d: dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.125, out_indices=(4,)),
-        "MobileNetV2": lambda d: dict(type="MobileNetV2", widen_factor=0.25),
+        "ResNetV1d": lambda d: dict(type="ResNetV1d", depth=50, base_channels=8),
+        "ResNeXt": lambda d: dict(type="ResNeXt", depth=50, base_channels=8, groups=4, width_per_group=2),
+        "SEResNet": lambda d: dict(type="SEResNet", depth=50, base_channels=8, se_ratio=4),
+        "HRNet": lambda d: dict(type="HRNet", extra=TINY_HRNET),
         "HeatmapHead": lambda d: dict(type="HeatmapHead", in_channels=64, out_channels=17,
                                       deconv_out_channels=(16,), deconv_kernel_sizes=(4,)),
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),
+        "CombinedTargetMSELoss": lambda d: dict(type="CombinedTargetMSELoss", use_target_weight=True),
+        "CSPNeXt": lambda d: dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.125, out_indices=(4,)),
+        "MobileNetV2": lambda d: dict(type="MobileNetV2", widen_factor=0.25),
         "RTMCCHead": lambda d: dict(type="RTMCCHead", in_channels=16, out_channels=17, input_size=(48, 64),
                                     in_featuremap_size=(2, 2), gau_cfg=dict(hidden_dims=32, s=16),
                                     decoder=dict(type="SimCCLabel", input_size=(48, 64))),

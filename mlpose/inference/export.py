@@ -26,6 +26,7 @@ from mlpose.errors import ConfigError
 from mlpose.inference.predictor import ImageTask, PosePredictor
 from mlpose.inference.sources import example_person
 from mlpose.models.heads.base import as_tuple
+from mlpose.runtime.user_files import atomic_output
 
 FORMATS = ("onnx", "torchscript")
 TOLERANCE = 1e-4  # max |exported - eager| output value, fp32
@@ -78,36 +79,40 @@ def metadata(predictor: PosePredictor) -> dict[str, str]:
 
 
 def export_model(predictor: PosePredictor, fmt: str, out: str | os.PathLike,
-                 crops: torch.Tensor | None = None) -> ExportReport:
+                 crops: torch.Tensor | None = None, option: str = "--out") -> ExportReport:
     """Write the predictor's network to ``out`` as ``fmt`` and check it on ``crops``.
+
+    The file is written and checked under a temporary name in ``out``'s folder and renamed to
+    ``out`` only when it passes: a failed export leaves what was there before, never a partial
+    or unusable file.
 
     Args:
         crops: uint8 ``(N, 3, H, W)`` test-pipeline crops, N >= 3 (default :func:`example_crops`).
+        option: how the user named ``out``, for messages.
 
     Raises:
-        ConfigError: an unknown format, or a file that does not reproduce the eager heatmaps.
+        ConfigError: an unknown format, an unwritable place, or a file that does not
+            reproduce the eager heatmaps (then nothing is written).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     crops = example_crops(predictor) if crops is None else crops
     net = copy.deepcopy(predictor.model).cpu().float().eval().to(memory_format=torch.contiguous_format)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     example = crops[:2]  # batch 2: a batch of 1 would let the exporter fix the batch size
     names = list(predictor.model.head.output_names)
-    (_export_onnx if fmt == "onnx" else _export_torchscript)(net, example, out, metadata(predictor), names)
-    run = _onnx_runner(out) if fmt == "onnx" else _torchscript_runner(out)
-    diffs = {}
-    with torch.no_grad():
-        for size in CHECK_BATCH_SIZES:
-            batch = crops[:size]
-            pairs = zip(run(batch), as_tuple(net(batch)), strict=True)
-            diffs[size] = max(float(np.abs(got - want.numpy()).max()) for got, want in pairs)
-    report = ExportReport(str(out), fmt, diffs)
-    if max(diffs.values()) > TOLERANCE:
-        raise ConfigError(f"{out}: the exported {fmt} outputs differ from the eager model's by "
-                          f"{max(diffs.values()):.2e} > {TOLERANCE:g}; the file is not usable as it is")
-    return report
+    with atomic_output(out, option) as tmp:
+        (_export_onnx if fmt == "onnx" else _export_torchscript)(net, example, tmp, metadata(predictor), names)
+        run = _onnx_runner(tmp) if fmt == "onnx" else _torchscript_runner(tmp)
+        diffs = {}
+        with torch.no_grad():
+            for size in CHECK_BATCH_SIZES:
+                batch = crops[:size]
+                pairs = zip(run(batch), as_tuple(net(batch)), strict=True)
+                diffs[size] = max(float(np.abs(got - want.numpy()).max()) for got, want in pairs)
+        if max(diffs.values()) > TOLERANCE:
+            raise ConfigError(f"{out}: the exported {fmt} outputs differ from the eager model's by "
+                              f"{max(diffs.values()):.2e} > {TOLERANCE:g}; nothing was written")
+    return ExportReport(str(out), fmt, diffs)
 
 
 def _export_onnx(net: torch.nn.Module, example: torch.Tensor, out: Path, meta: dict[str, str],

@@ -18,7 +18,7 @@ from mlpose.models.preprocessor import PoseDataPreprocessor
 from mlpose.registry import MODELS, build
 
 #: the test options of the estimator itself; a head adds its own (``head.test_cfg_defaults``)
-DEFAULT_TEST_CFG = dict(flip_test=True, output_heatmaps=False)
+DEFAULT_TEST_CFG = dict(flip_test=True, output_heatmaps=False, output_keypoint_indices=None)
 META_KEYS = ("id", "img_id", "category_id", "bbox_score", "area", "center", "scale", "dataset_name")
 GT_KEYS = (("keypoints", "gt_keypoints"), ("keypoints_visible", "gt_visible"), ("bbox", "bbox"), ("head_size", "head_size"))
 
@@ -33,9 +33,12 @@ class TopdownPoseEstimator(nn.Module):
         data_preprocessor: ``dict(type='PoseDataPreprocessor', ...)``; ``None`` means ImageNet
             mean/std with BGR -> RGB.
         neck: optional neck config (``MODELS``).
-        train_cfg: reserved; must be empty or ``None``.
+        train_cfg: training options of the head's loss, its ``train_cfg_defaults`` keys
+            (``HeatmapHead``: ``compute_acc=True``).
         test_cfg: inference options; keys left out take ``flip_test=True``,
-            ``output_heatmaps=False`` (the head's outputs in each prediction) and the head's
+            ``output_heatmaps=False`` (the head's outputs in each prediction),
+            ``output_keypoint_indices=None`` (the keypoints predictions keep, in this order: a
+            model trained on a merged layout evaluated on one dataset's) and the head's
             ``test_cfg_defaults`` (``HeatmapHead``: ``flip_mode='heatmap'``, ``shift_heatmap=True``).
         init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` for the
             whole model, applied by :meth:`init_weights` after the submodules' own.
@@ -54,8 +57,6 @@ class TopdownPoseEstimator(nn.Module):
         metainfo: dict | None = None,
     ):
         super().__init__()
-        if train_cfg:
-            raise ConfigError(f"model.train_cfg={train_cfg!r}: no model-level train options exist")
         self.init_cfg = check_init_cfg(init_cfg, "TopdownPoseEstimator")
         self.metainfo = metainfo or {}
         if data_preprocessor is None:
@@ -65,6 +66,11 @@ class TopdownPoseEstimator(nn.Module):
         self.backbone = build(backbone, MODELS, "model.backbone")
         self.neck = build(neck, MODELS, "model.neck") if neck else None
         self.head = build(head, MODELS, "model.head")
+        unknown = set(train_cfg or {}) - set(self.head.train_cfg_defaults)
+        if unknown:
+            raise ConfigError(f"model.train_cfg: unknown keys {sorted(unknown)} for {type(self.head).__name__}; "
+                              f"accepted: {', '.join(self.head.train_cfg_defaults) or 'none'}")
+        self.head.train_cfg = {**self.head.train_cfg_defaults, **(train_cfg or {})}
         defaults = {**DEFAULT_TEST_CFG, **self.head.test_cfg_defaults}
         unknown = set(test_cfg or {}) - set(defaults)
         if unknown:
@@ -166,11 +172,16 @@ class TopdownPoseEstimator(nn.Module):
         if len(metas) != batch:
             raise ValueError(f"{len(metas)} metas for a batch of {batch}")
         keypoints, scores = self.head.decode(outputs)
+        keep = self.test_cfg["output_keypoint_indices"]
+        if keep is not None:
+            keypoints, scores = keypoints[:, list(keep)], scores[:, list(keep)]
         codec_size = getattr(self.head.decoder, "input_size", None)
         corner = float(getattr(self.head.decoder, "corner_aligned", False))
         raw = {}
         if self.test_cfg["output_heatmaps"]:
             raw = {name: t.detach().float().cpu().numpy() for name, t in zip(self.head.output_names, as_tuple(outputs))}
+            if keep is not None:  # per-keypoint outputs (B, K, ...) follow the selection, as MMPose's
+                raw = {name: v[:, list(keep)] for name, v in raw.items()}
         preds = []
         for i, meta in enumerate(metas):
             input_size = np.asarray(meta.get("input_size", codec_size), dtype=np.float32)

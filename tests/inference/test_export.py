@@ -76,3 +76,19 @@ def test_torchscript_file_reproduces_the_eager_heatmaps_at_any_batch_size(pose_c
 def test_unknown_format_is_one_line(predictor, tmp_path):
     with pytest.raises(ConfigError, match="--format 'tflite': use one of onnx, torchscript"):
         export_model(predictor, "tflite", tmp_path / "x")
+
+
+def test_a_failed_export_writes_nothing_and_never_the_models_own_file(pose_checkpoint, predictor, crops, tmp_path,
+                                                                       monkeypatch):
+    from mlpose.inference import export as export_module
+
+    out = tmp_path / "pose.pt"
+    out.write_bytes(b"previous")
+    monkeypatch.setattr(export_module, "TOLERANCE", -1.0)  # no file can pass: the check fails after writing
+    with pytest.raises(ConfigError, match=r"pose.pt: the exported torchscript outputs differ .* nothing was written"):
+        export_model(predictor, "torchscript", out, crops)
+    assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["pose.pt"]
+    weights = pose_checkpoint.read_bytes()
+    with pytest.raises(ConfigError, match=f"--out {pose_checkpoint} is an input of this command"):
+        export(str(pose_checkpoint), "torchscript", str(pose_checkpoint))
+    assert pose_checkpoint.read_bytes() == weights

@@ -90,7 +90,8 @@ def test_heatmap_size_mismatch_fails_at_build():
     [
         (dict(test_cfg=dict(flip_test=True, flip_tets=False)), "flip_tets"),
         (dict(test_cfg=dict(flip_mode="offset")), "flip_mode"),
-        (dict(train_cfg=dict(compute_acc=False)), "train_cfg"),
+        (dict(train_cfg=dict(compute_acc=False, compute_pck=True)), r"model.train_cfg: unknown keys \['compute_pck'\]"),
+        (dict(test_cfg=dict(flip_mode="udp_combined")), "'udp_combined' needs 3 maps per keypoint"),
         (dict(backbone=dict(type="ResNet", depth=18, widht=8)), "model.backbone"),
     ],
 )
@@ -183,3 +184,13 @@ def test_output_heatmaps_option():
     model = make(test_cfg=dict(output_heatmaps=True)).eval()
     (pred,) = model.predict(images(1), [meta()])
     assert pred["heatmaps"].shape == (K, 24, 16)
+
+
+def test_output_keypoint_indices_select_and_order_the_predicted_keypoints():
+    # a model trained on a merged layout, evaluated on a dataset with fewer keypoints (MMPose's coco-aic-combine)
+    x = images(1)
+    full = lively(make(test_cfg=dict(output_heatmaps=True))).predict(x, [meta()])[0]
+    (pick,) = lively(make(test_cfg=dict(output_heatmaps=True, output_keypoint_indices=[3, 0]))).predict(x, [meta()])
+    np.testing.assert_array_equal(pick["keypoints"], full["keypoints"][[3, 0]])
+    np.testing.assert_array_equal(pick["keypoint_scores"], full["keypoint_scores"][[3, 0]])
+    assert pick["heatmaps"].shape == (2, 24, 16)

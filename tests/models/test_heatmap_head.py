@@ -102,9 +102,19 @@ def test_shift_keeps_column_zero():
     assert flip_heatmaps(maps, None).flatten().tolist() == [2.0, 2.0, 0.0, 0.0]
 
 
+def test_udp_combined_flip_swaps_keypoint_groups_and_negates_x_offsets():
+    maps = torch.zeros(1, 6, 2, 4)  # 2 keypoints x (disk, x offset, y offset)
+    maps[0, 0, 1, 1], maps[0, 1, 1, 1], maps[0, 2, 1, 1] = 1.0, 0.25, -0.5  # keypoint 0 at x=1
+    flipped = flip_heatmaps(maps, [1, 0], flip_mode="udp_combined", shift_heatmap=False)
+    assert flipped[0, 3:, 1, 2].tolist() == [1.0, -0.25, -0.5]  # keypoint 1's group, mirrored to x=2
+    assert flipped.abs().sum() == 1.75
+    with pytest.raises(ValueError, match="3 flip_indices for 2 keypoints"):
+        flip_heatmaps(maps, [0, 2, 1], flip_mode="udp_combined")
+
+
 def test_flip_rejects_unknown_mode_and_bad_indices():
-    with pytest.raises(ConfigError, match="flip_mode"):
-        flip_heatmaps(torch.zeros(1, 2, 2, 2), [1, 0], flip_mode="udp_combined")
+    with pytest.raises(ConfigError, match="flip_mode='offset' unsupported; use one of heatmap, udp_combined"):
+        flip_heatmaps(torch.zeros(1, 2, 2, 2), [1, 0], flip_mode="offset")
     with pytest.raises(ValueError, match="flip_indices"):
         flip_heatmaps(torch.zeros(1, 2, 2, 2), [0])
 

@@ -36,14 +36,19 @@ class PoseHead(nn.Module):
             ``('simcc_x', 'simcc_y')``): ONNX output names, ``test_cfg.output_heatmaps`` keys.
         test_cfg_defaults: the ``model.test_cfg`` keys this head reads (besides the
             estimator's ``flip_test`` and ``output_heatmaps``), with their defaults.
+        train_cfg_defaults: the ``model.train_cfg`` keys its :meth:`loss` reads, with their
+            defaults (MMPose passes ``model.train_cfg`` to the head's loss).
+        train_cfg: those options as the estimator set them (the defaults until then).
         decoder: the codec, or None when the config gives no ``decoder``.
     """
 
     output_names: tuple[str, ...] = ()
     test_cfg_defaults: dict = {}
+    train_cfg_defaults: dict = {}
 
     def __init__(self, decoder: dict | None = None):
         super().__init__()
+        self.train_cfg = dict(self.train_cfg_defaults)
         self.decoder = build(decoder, CODECS, "model.head.decoder") if decoder else None
 
     def check_test_cfg(self, test_cfg: dict) -> None:

@@ -14,6 +14,7 @@ from mlpose.models.init import check_init_cfg, constant_init, load_pretrained, n
 from mlpose.registry import MODELS, build
 
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}  # kernel -> (padding, output_padding) for x2
+FLIP_MODES = ("heatmap", "udp_combined")
 
 
 def _deconv_layers(in_channels: int, channels: Sequence[int], kernels: Sequence[int]) -> list:
@@ -76,11 +77,15 @@ class HeatmapHead(PoseHead):
     Input: a feature tensor ``(B, in_channels, h0, w0)`` or a tuple whose last item is one.
     Output: heatmaps ``(B, K, h0 * 2**n_deconv, w0 * 2**n_deconv)``.
 
-    ``model.test_cfg``: ``flip_mode='heatmap'`` and ``shift_heatmap`` (see :func:`flip_heatmaps`).
+    ``model.train_cfg``: ``compute_acc=False`` leaves ``acc_pose`` out of the loss terms (MMPose's
+    udp-regress configs: a heatmap PCK means nothing on UDP's combined maps).
+    ``model.test_cfg``: ``flip_mode='heatmap'`` (or ``'udp_combined'`` for UDP's combined maps) and
+    ``shift_heatmap`` (see :func:`flip_heatmaps`).
     """
 
     output_names = ("heatmaps",)
     test_cfg_defaults = dict(flip_mode="heatmap", shift_heatmap=True)
+    train_cfg_defaults = dict(compute_acc=True)
 
     def __init__(
         self,
@@ -171,7 +176,8 @@ class HeatmapHead(PoseHead):
         ``heatmaps`` ``(B, K, h, w)`` and ``keypoint_weights`` ``(B, K)``.
 
         Returns:
-            ``dict(loss_kpt=..., acc_pose=...)`` of 0-dim tensors on the device.
+            ``dict(loss_kpt=..., acc_pose=...)`` of 0-dim tensors on the device (no ``acc_pose``
+            with ``model.train_cfg.compute_acc=False``).
         """
         heatmaps, weights = targets["heatmaps"], targets["keypoint_weights"]
         if outputs.shape != heatmaps.shape:
@@ -179,14 +185,18 @@ class HeatmapHead(PoseHead):
                 f"predicted heatmaps {tuple(outputs.shape)} and targets {tuple(heatmaps.shape)} "
                 "differ; check the codec heatmap_size against the head's upsampling"
             )
-        return dict(
-            loss_kpt=self.loss_module(outputs, heatmaps, weights),
-            acc_pose=pose_accuracy(outputs, heatmaps, weights),
-        )
+        terms = dict(loss_kpt=self.loss_module(outputs, heatmaps, weights))
+        if self.train_cfg["compute_acc"]:
+            terms["acc_pose"] = pose_accuracy(outputs, heatmaps, weights)
+        return terms
 
     def check_test_cfg(self, test_cfg: dict) -> None:
-        if test_cfg["flip_mode"] != "heatmap":
-            raise ConfigError(f"model.test_cfg.flip_mode={test_cfg['flip_mode']!r} unsupported; use 'heatmap'")
+        mode = test_cfg["flip_mode"]
+        if mode not in FLIP_MODES:
+            raise ConfigError(f"model.test_cfg.flip_mode={mode!r} unsupported; use one of {', '.join(FLIP_MODES)}")
+        if mode == "udp_combined" and self.out_channels % 3:
+            raise ConfigError(f"model.test_cfg.flip_mode='udp_combined' needs 3 maps per keypoint; "
+                              f"model.head.out_channels={self.out_channels} is no multiple of 3")
 
     def flip_outputs(self, outputs: Tensor, flip_indices: Sequence[int] | None, test_cfg: dict) -> Tensor:
         """Heatmaps of flipped crops back in the original frame (see :func:`flip_heatmaps`)."""
@@ -204,23 +214,30 @@ def flip_heatmaps(
     Mirrors the width axis, swaps left/right channels (``out[:, k] = in[:, flip_indices[k]]``)
     and, with ``shift_heatmap``, moves everything one pixel right (column 0 keeps its value),
     as MMPose does to offset the half-pixel misalignment of flipped argmax locations.
+    ``'udp_combined'`` treats the channels as K groups of (disk, x offset, y offset), swaps
+    groups and negates the x offsets, which point the other way in a mirrored crop.
 
     Args:
-        heatmaps: ``(B, K, h, w)``.
+        heatmaps: ``(B, K, h, w)``, or ``(B, 3K, h, w)`` for ``'udp_combined'``.
         flip_indices: K indices, or ``None`` to keep the channel order.
-        flip_mode: only ``'heatmap'`` is supported.
+        flip_mode: ``'heatmap'`` or ``'udp_combined'``.
         shift_heatmap: apply the one-pixel shift.
 
     Returns:
-        A new ``(B, K, h, w)`` tensor.
+        A new tensor of the input's shape.
     """
-    if flip_mode != "heatmap":
-        raise ConfigError(f"model.test_cfg.flip_mode={flip_mode!r} unsupported; use 'heatmap'")
-    out = heatmaps.flip(-1)
+    if flip_mode not in FLIP_MODES:
+        raise ConfigError(f"model.test_cfg.flip_mode={flip_mode!r} unsupported; use one of {', '.join(FLIP_MODES)}")
+    b, c, h, w = heatmaps.shape
+    group = 3 if flip_mode == "udp_combined" else 1
+    out = heatmaps.reshape(b, c // group, group, h, w).flip(-1)
     if flip_indices is not None:
         if len(flip_indices) != out.shape[1]:
             raise ValueError(f"{len(flip_indices)} flip_indices for {out.shape[1]} keypoints")
         out = out[:, torch.as_tensor(list(flip_indices), device=out.device)]
+    if flip_mode == "udp_combined":
+        out = torch.cat([out[:, :, :1], -out[:, :, 1:2], out[:, :, 2:]], dim=2)
+    out = out.reshape(b, c, h, w)
     if shift_heatmap:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=-1)
     return out
