@@ -80,6 +80,7 @@ MINIMAL = {
     "datasets": {
         "CocoDataset": lambda d: _dataset("CocoDataset", d),
         "AicDataset": lambda d: _dataset("AicDataset", d),
+        "RepeatDataset": lambda d: dict(type="RepeatDataset", dataset=_dataset("CocoDataset", d), times=2),
         "CombinedDataset": lambda d: dict(type="CombinedDataset", metainfo=dict(from_file="experiments/_base_/datasets/coco.py"),
                                           datasets=[_dataset("CocoDataset", d)], pipeline=[]),
     },

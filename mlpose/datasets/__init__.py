@@ -1,4 +1,4 @@
-"""Datasets: the synthetic data generator, COCO/AIC/Combined datasets, KeypointConverter,
+"""Datasets: the synthetic data generator, COCO/AIC/Combined/Repeat datasets, KeypointConverter,
 metainfo loading and batch collation.
 
 Importing this package registers the datasets and KeypointConverter. The transforms in
@@ -9,6 +9,7 @@ from .collate import pose_collate
 from .combined import CombinedDataset
 from .converter import AIC_TO_COCO, COCO_TO_AIC, KeypointConverter
 from .metainfo import load_metainfo
+from .repeat import RepeatDataset
 
 __all__ = ["CocoDataset", "AicDataset", "CombinedDataset", "KeypointConverter", "AIC_TO_COCO",
-           "COCO_TO_AIC", "load_metainfo", "pose_collate"]
+           "COCO_TO_AIC", "RepeatDataset", "load_metainfo", "pose_collate"]

@@ -88,3 +88,20 @@ def test_configuration_errors(synth_root):
         CombinedDataset(datasets=[], metainfo=COCO_META)
     with pytest.raises(ConfigError, match=r"datasets\[0\]"):
         CombinedDataset(datasets=[dict(type="NoSuchDataset")], metainfo=COCO_META)
+
+
+def test_repeat_dataset_repeats_and_reads_through(tiny_data):
+    from mlpose.datasets import RepeatDataset
+    from mlpose.errors import ConfigError
+
+    cfg = dict(type="CocoDataset", data_root=str(tiny_data), ann_file="annotations/person_keypoints_val.json",
+               data_prefix=dict(img="images/val/"), test_mode=True, pipeline=[])
+    repeat = RepeatDataset(cfg, times=3)
+    n = len(repeat.dataset)
+    assert len(repeat) == 3 * n and repeat[n + 1]["id"] == repeat.dataset[1]["id"]
+    assert repeat.metainfo is repeat.dataset.metainfo and repeat.ann_file == repeat.dataset.ann_file
+    import pickle
+
+    assert len(pickle.loads(pickle.dumps(repeat))) == 3 * n
+    with pytest.raises(ConfigError, match="times=0"):
+        RepeatDataset(cfg, times=0)
