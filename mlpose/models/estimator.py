@@ -36,8 +36,9 @@ class TopdownPoseEstimator(nn.Module):
         train_cfg: reserved; must be empty or ``None``.
         test_cfg: inference options; keys left out take ``flip_test=True``,
             ``flip_mode='heatmap'``, ``shift_heatmap=True``, ``output_heatmaps=False``.
-        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` for the
-            whole model, applied by :meth:`init_weights` after the submodules' own.
+        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH_OR_URL, prefix=None)`` for
+            the whole model (see :mod:`mlpose.models.init`), applied by :meth:`init_weights` after
+            the submodules' own.
         metainfo: dataset metainfo; its ``flip_indices`` are used when a meta lacks them.
     """
 
