@@ -32,6 +32,7 @@ MMPose tests and publishes) and ``ema_state_dict`` the raw ones as ``module.NAME
 """
 from __future__ import annotations
 
+import _compat_pickle
 import datetime
 import io
 import os
@@ -48,7 +49,6 @@ from mlpose.errors import ConfigError
 
 #: top-level packages whose pickled objects load as inert stand-ins
 OPENMMLAB = ("mmengine", "mmcv", "mmpose", "mmdet", "mmpretrain", "mmcls", "mmseg", "mmyolo", "mmaction")
-_COMPAT = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # python-2 module names in protocol-2 pickles
 _REFUSED = re.compile(r"GLOBAL ([\w.]+)")
 _TRAINING_KEYS = ("message_hub", "optimizer", "param_schedulers")
 
@@ -107,8 +107,7 @@ def pickle_globals(path: str | os.PathLike) -> set[str]:
         for _ in range(count):
             for op, arg, _pos in pickletools.genops(stream):
                 if op.name == "GLOBAL":
-                    module, name = arg.split(" ", 1)
-                    found.add(f"{_COMPAT.get(module, module)}.{name}")
+                    found.add(_python3_name(*arg.split(" ", 1)))
 
     with open(path, "rb") as f:
         if zipfile.is_zipfile(f):
@@ -119,6 +118,13 @@ def pickle_globals(path: str | os.PathLike) -> set[str]:
             f.seek(0)
             scan(f, 4)
     return found
+
+
+def _python3_name(module: str, name: str) -> str:
+    """``module.name`` of a global as Python 3 spells it (protocol-2 pickles use Python 2's names:
+    ``__builtin__ eval``, ``commands call``)."""
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
 
 
 def _stand_ins(names: set[str]) -> list:
@@ -150,8 +156,11 @@ def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         refused = _REFUSED.search(str(exc))
         if refused is None:
             raise
+        module, _, name = refused.group(1).rpartition(".")
+        wanted = _python3_name(module, name) if module else name
+        shown = next((g for g in sorted(names) if g == wanted or g.endswith("." + wanted)), wanted)
         raise ConfigError(
-            f"checkpoint {os.fspath(path)!r} refers to {refused.group(1)}, which no checkpoint needs; mlpose "
+            f"checkpoint {os.fspath(path)!r} refers to {shown}, which no checkpoint needs; mlpose "
             "reads only tensors, plain values, numpy arrays and inert OpenMMLab objects, so it refuses this "
             "file (do not load it elsewhere unless you trust where it came from)") from None
 
@@ -167,9 +176,11 @@ def describe(ckpt: Mapping) -> str:
         return "an mlpose checkpoint"
     if is_training_checkpoint(ckpt):
         return f"an MMEngine training checkpoint ({', '.join(k for k in ckpt if k != 'state_dict')})"
-    if isinstance(ckpt.get("state_dict"), Mapping):
-        old = any(k.startswith("keypoint_head.") for k in ckpt["state_dict"])
-        return "an MMPose 0.x file" if old else "an MMPose/MMEngine model file (meta + state_dict)"
+    for key in ("state_dict", "model"):
+        if isinstance(ckpt.get(key), Mapping):
+            if any(k.startswith("keypoint_head.") for k in ckpt[key]):
+                return "an MMPose 0.x file"
+            return "an MMPose/MMEngine model file (meta + state_dict)" if "meta" in ckpt else f"weights under {key!r}"
     return "a plain state dict"
 
 
