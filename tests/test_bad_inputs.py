@@ -223,3 +223,19 @@ def test_password_in_an_unreachable_tracking_uri_is_never_shown(tiny_data, tiny_
     line = error_line(proc)
     assert f"cannot reach tracking server at http://127.0.0.1:{port} " in line
     assert password not in proc.stdout + proc.stderr and "Name or service not known" not in line
+
+
+# ---- issue 20/21: checkpoint files
+@pytest.mark.parametrize("kind", ["json", "folder"])
+def test_load_from_a_json_file_or_a_folder_is_one_line(kind, run_cli, tmp_path):
+    path = tmp_path / ("results.json" if kind == "json" else "work_dirs")
+    if kind == "json":
+        path.write_text(json.dumps({"coco/AP": 0.7}))
+    else:
+        path.mkdir()
+        (path / "epoch_3.pth").write_bytes(b"")
+    line = error_line(run_cli(["train", "tiny", "--cfg-options", f"load_from={path}"], tmp_path, check=False))
+    assert line == {"json": f"error: load_from: checkpoint '{path}' is a JSON file, not a PyTorch checkpoint; give a "
+                            ".pth file written by torch.save (mlpose, MMPose or MMEngine)",
+                    "folder": f"error: load_from: checkpoint '{path}' is a folder, not a file; name the checkpoint "
+                              "file in it (it holds epoch_3.pth)"}[kind]
