@@ -12,7 +12,8 @@ LAUNCHERS = click.Choice(["none", "pytorch", "slurm", "mpi"])
 cfg_options_opt = click.option(
     "--cfg-options", multiple=True, metavar="KEY=VALUE", help=(
         "Override config keys, MMEngine syntax: a.b=1, list items as a.0.b=x, lists as key=a,b or "
-        "key=\"[(a,b), (c,d)]\" (quoted); true/false, None. Unknown keys are errors; "
+        "key=\"[(a,b), (c,d)]\" (quoted); true/false, None. Quotes that reach mlpose keep a string whole "
+        "(\"data_root='/data/a,b/'\"); spaces in a value are kept. Unknown keys are errors; "
         "prefix a key with + to add it on purpose. Repeatable; several pairs may follow one flag."),
 )
 
@@ -160,8 +161,8 @@ model_config_opt = click.option("--config", help="Build the model from this conf
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--model", "-m", required=True, help=MODEL_HELP)
 @click.option("--boxes", type=click.Path(dir_okay=False), help="Person boxes: a COCO-results detections JSON "
-              "([{image_id or file_name, bbox: [x, y, w, h], score}, ...]; image_id is the number in a COCO "
-              "file name, or the frame index of a video).")
+              "([{image_id or file_name, bbox: [x, y, w, h], score}, ...]), matched to an input by file_name "
+              "(a video frame's is clip.mp4#000012), else by image_id (see IMAGE IDS below).")
 @click.option("--whole-image", is_flag=True, help="The whole image is one person box (the default without --boxes).")
 @click.option("--bbox-thr", type=float, default=0.3, show_default=True, help="Ignore boxes scoring below this.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write COCO keypoint results here (what `mlpose evaluate` "
@@ -177,19 +178,32 @@ def infer(inputs, model, cfg_options, **kwargs):
 
     No person detector is bundled (none can be downloaded here): the boxes come from --boxes, a
     detections file made by any detector (e.g. MMDetection's COCO results), or each image is one
-    box. Flip test and every other test setting follow the model's config; bad inputs are skipped
-    with one line each.
+    box. Flip test and every other test setting follow the model's config.
+
+    \b
+    IMAGE IDS (the results' image_id) are unique within one call: an image whose
+    file name is a number keeps it (COCO's 000000397133.jpg is 397133); a video
+    that is the only input numbers its frames 0, 1, ...; every other image or
+    frame gets the smallest number from 1 up that no input of the call has.
+
+    \b
+    Bad inputs (unreadable or empty images, boxes outside the image) are skipped
+    with one line each and the rest is predicted. Exit status: 0 all predicted,
+    3 results written but something was skipped, 2 an error (no results).
+    Outputs never replace an input or a file of a tracking store.
     """
     from mlpose.engine.predict import InferOptions, infer as run_infer
 
-    click.echo(run_infer(list(inputs), model, InferOptions(cfg_options=_options(cfg_options), **kwargs))["summary"],
-               err=True)
+    done = run_infer(list(inputs), model, InferOptions(cfg_options=_options(cfg_options), **kwargs))
+    click.echo(done["summary"], err=True)
+    sys.exit(done["exit_code"])
 
 
 @cli.command()
 @click.argument("model")
 @click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The file to write (.onnx, .pt).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The file to write (.onnx, .pt); "
+              "never the model's own file, a hard-linked one or one in a tracking store.")
 @model_config_opt
 @cfg_options_opt
 def export(model, fmt, out, config, cfg_options):
@@ -197,7 +211,7 @@ def export(model, fmt, out, config, cfg_options):
 
     MODEL is a checkpoint path or URL, runs:/..., models:/NAME@ALIAS or models:/m-ID. The file is
     checked right away: run on real crops at batch sizes 1 and 3, its heatmaps must match the eager
-    model's within 1e-4.
+    model's within 1e-4; a file that fails is not written (what was at --out stays as it was).
     """
     from mlpose.engine.predict import export as run_export
 

@@ -225,6 +225,137 @@ def test_password_in_an_unreachable_tracking_uri_is_never_shown(tiny_data, tiny_
     assert password not in proc.stdout + proc.stderr and "Name or service not known" not in line
 
 
+# ---- issue 20 (part B): outputs never replace an input; infer, evaluate, --cfg-options quoting, the served model
+def test_export_into_its_own_checkpoint_is_refused_and_the_checkpoint_survives(pose_checkpoint, run_cli, tmp_path):
+    import torch
+
+    ckpt = tmp_path / "best.pth"
+    shutil.copy(pose_checkpoint, ckpt)
+    before = ckpt.read_bytes()
+    line = error_line(run_cli(["export", "best.pth", "--format", "onnx", "--out", "best.pth"], tmp_path, check=False))
+    assert line == "error: --out best.pth is an input of this command; writing it would destroy the input: choose " \
+                   "another file"
+    assert ckpt.read_bytes() == before and "model" in torch.load(ckpt, weights_only=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pth"]  # no temporary file left
+
+
+def test_export_into_a_read_only_folder(pose_checkpoint, read_only_dir, run_cli, tmp_path):
+    out = read_only_dir / "pose.onnx"
+    line = error_line(run_cli(["export", str(pose_checkpoint), "--format", "onnx", "--out", str(out)], tmp_path,
+                              check=False))
+    assert line.startswith(f"error: --out {out}: cannot write there (") and "choose a folder you can write to" in line
+    assert "Read-only file system" in line or "Permission denied" in line
+
+
+def test_infer_skips_an_empty_image_of_a_folder_and_gives_unique_ids(pose_checkpoint, tiny_data, run_cli, tmp_path):
+    photos = tmp_path / "photos"
+    shutil.copytree(tiny_data / "images" / "val", photos)
+    (photos / "000000000000.jpg").write_bytes(b"")  # first in the folder: it used to abort the whole folder
+    for name in ("2.jpg", "a.jpg"):
+        shutil.copy(next((tiny_data / "images" / "val").iterdir()), photos / name)
+    proc = run_cli(["infer", "photos", "--model", str(pose_checkpoint), "--out", "results.json"], tmp_path, check=False)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr[-3000:]  # 3: written, something skipped
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith(("warning:", "error:"))]
+    assert warnings == [f"warning: image {Path('photos', '000000000000.jpg')} is empty (0 bytes); skipped"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    ids = {Path(r["file_name"]).name: r["image_id"] for r in results}
+    assert len(ids) == 6 and len(set(ids.values())) == 6 and ids["2.jpg"] == 2 and ids["a.jpg"] == 1
+
+
+def test_infer_boxes_that_match_no_input_are_an_error(pose_checkpoint, tiny_data, run_cli, tmp_path):
+    (tmp_path / "dets.json").write_text(json.dumps([{"image_id": 397133, "bbox": [1, 2, 30, 40], "score": 0.9}]))
+    line = error_line(run_cli(["infer", str(tiny_data / "images" / "val"), "--model", str(pose_checkpoint),
+                               "--boxes", "dets.json", "--out", "results.json"], tmp_path, check=False))
+    assert line.startswith("error: --boxes dets.json: no input matched its detections (image_id 397133); give the "
+                           "entries a file_name")
+    assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("entries, entry, message", [
+    (lambda r: [{**r, "keypoints": r["keypoints"][:-3]}] * 2, 0,
+     "has 16 keypoints but the evaluated layout (coco) has 17; evaluate with the config of the model that made them"),
+    (lambda r: [r, {**r, "image_id": 99}], 1, "has image_id 99, which is not in "),
+], ids=["keypoint-count", "unknown-image"])
+def test_evaluate_predictions_of_another_layout_or_other_images(entries, entry, message, tiny_data, run_cli,
+                                                                mlflow_env, tmp_path):
+    gt = tiny_data / "annotations" / "person_keypoints_val.json"
+    image_id = json.loads(gt.read_text())["images"][0]["id"]
+    good = {"image_id": image_id, "category_id": 1, "keypoints": [10.0, 20.0, 0.9] * 17, "score": 1.0}
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps(entries(good)))
+    line = error_line(run_cli(["evaluate", "preds.json", "--ann-file", str(gt), "tiny"], tmp_path, check=False))
+    assert line.startswith(f"error: preds.json: entry {entry} ") and message in line
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_env)
+    assert not client.search_runs([e.experiment_id for e in client.search_experiments()])  # refused before a run
+
+
+def test_quoted_cfg_options_keep_spaces_and_commas(run_cli, tmp_path):
+    proc = run_cli(["config", "show", "tiny", "--format", "json", "--cfg-options", "data_root=/data/my set/",
+                    "+tags='a,b' +names=['my file', \"c,d\"]"], tmp_path)  # the first: what a shell leaves of '...'
+    cfg = json.loads(proc.stdout)
+    assert (cfg["data_root"], cfg["tags"], cfg["names"]) == ("/data/my set/", "a,b", ["my file", "c,d"])
+
+
+@pytest.fixture(scope="module")
+def pose_server(tmp_path_factory, empty_mlflow_store, pose_checkpoint):
+    """One ``mlflow models serve`` of the tiny checkpoint for the served-model rows."""
+    from mlflow import MlflowClient
+
+    from mlpose.stack import ModelServer
+    from mlpose.tracking import Tracker
+
+    folder = tmp_path_factory.mktemp("bad-requests")
+    shutil.copy(empty_mlflow_store, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment("serve", artifact_location=str(folder / "artifacts"))
+    tracker = Tracker.start({}, config_name="serve", experiment="serve", tracking_uri=uri)
+    tracker.log_model(pose_checkpoint, "best", 8)
+    tracker.register_models("bad-requests")
+    tracker.finish()
+    repo = Path(__file__).resolve().parents[1]
+    with ModelServer("models:/bad-requests@best", tracking_uri=uri, env={"PYTHONPATH": str(repo)}) as server:
+        yield server
+
+
+def _image_text() -> str:
+    import base64
+
+    from mlpose.inference.pyfunc import input_example
+
+    return base64.b64encode(input_example().image[0]).decode()
+
+
+@pytest.mark.parametrize("body, content_type, status, expected", [
+    (lambda img: {"dataframe_records": [{"image": img}, {"image": "not base64!"}]}, "application/json", 400,
+     "row 1: image: 11 characters that are not base64"),
+    (lambda img: {"dataframe_records": []}, "application/json", 200, []),  # no rows, no answers
+    (lambda img: f"image,boxes\n{img},\"[[10, 20, 100, 150]]\"\n", "text/csv", 200, [1]),
+    (lambda img: "image\nnot-an-image\n", "text/csv", 400, "row 0: image: 12 characters that are not base64"),
+], ids=["not-base64-row", "no-rows", "csv", "csv-bad-row"])
+def test_the_served_model_names_the_row_and_field_and_never_sends_a_trace(body, content_type, status, expected,
+                                                                          pose_server):
+    import urllib.error
+    import urllib.request
+
+    payload = body(_image_text())
+    data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    request = urllib.request.Request(f"{pose_server.url}/invocations", data=data,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            got, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        got, answer = err.code, json.loads(err.read())
+    assert got == status, answer
+    assert "stack_trace" not in answer and "Traceback" not in json.dumps(answer)
+    if status == 400:
+        assert expected in answer["message"] and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+    else:
+        assert [len(p["poses"]) for p in answer["predictions"]] == expected
+
+
 # ---- issue 20/21: checkpoint files
 @pytest.mark.parametrize("kind", ["json", "folder"])
 def test_load_from_a_json_file_or_a_folder_is_one_line(kind, run_cli, tmp_path):

@@ -5,9 +5,21 @@ argument may hold several ``KEY=VALUE`` items separated by white space at the to
 
 - ``lr=0.01`` -> float, ``max_epochs=3`` -> int, ``flag=true``/``False`` -> bool (any case),
   ``load_from=None`` -> None (only that spelling: ``none`` stays the string ``'none'``),
-  anything else a string;
+  anything else a string (spaces inside it kept: ``data_root=/data/my set/``);
 - ``key=a,b`` -> ``['a', 'b']``; ``key="[a,b]"`` -> list; ``key="(a,b)"`` -> tuple;
-  ``key="[(a,b),(c,d)]"`` -> nested; unbalanced brackets are an error.
+  ``key="[(a,b),(c,d)]"`` -> nested; unbalanced brackets are an error;
+- quotes that reach mlpose (``"key='a,b'"`` in a shell, or from the Python API) make a string,
+  kept whole: commas, brackets, spaces and digits inside are not parsed
+  (``data_root='/data/my set, 2/'``, ``tag='007'``; in a list: ``['a b', 'c,d']``). A quote
+  opens a string only at the start of a value or list item, so ``/data/bob's files/`` is a
+  plain string. One exception, as in MMEngine: a quoted ``'[...]'`` or ``'(...)'`` is the
+  list or tuple inside.
+
+MMEngine's ``DictAction`` strips every quote and space and splits on every comma (it turns
+``'/data/my set/'`` into ``/data/myset/`` and ``'a,b'`` into a list); mlpose keeps them.
+
+A white-space-separated piece without ``=`` continues the value before it: a shell turns
+``data_root='/data/my set/'`` into the one argument ``data_root=/data/my set/``.
 
 Key forms: dotted paths (``optim_wrapper.optimizer.lr``), with integer parts indexing into
 lists (``train_pipeline.0.type=LoadImage``). A path that does not exist is an error naming
@@ -18,37 +30,74 @@ key on purpose, prefix it with ``+`` (``+tracking.register_model=pose``).
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Iterator
 
 from mlpose.errors import ConfigError
 from mlpose.registry import component_args
 
 from .configdict import ConfigDict
 
+QUOTES = "'\""
+_OPENS_QUOTE = "=[(,"  # a quote right after one of these (or white space, or at the start) opens a string
+
+
+def _unquoted(text: str, key: str) -> Iterator[tuple[int, str]]:
+    """``(index, char)`` of every character of ``text`` outside quoted strings (the quotes
+    themselves left out too).
+
+    Raises:
+        ConfigError: a quote that is never closed.
+    """
+    quote, prev, opened = "", "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote, prev = "", ch
+            continue
+        if ch in QUOTES and (prev == "" or prev in _OPENS_QUOTE or prev.isspace()):
+            quote, opened = ch, i
+            continue
+        prev = ch
+        yield i, ch
+    if quote:
+        raise ConfigError(f"--cfg-options {key}: the quote {quote} at character {opened + 1} of {text!r} is never "
+                          "closed")
+
+
+def _quoted(text: str) -> bool:
+    """True when the whole of ``text`` is one quoted string."""
+    return len(text) >= 2 and text[0] in QUOTES and text.find(text[0], 1) == len(text) - 1
+
 
 def parse_value(text: str, key: str = "") -> Any:
     """Parse one ``--cfg-options`` value (see the module docstring)."""
-    text = text.strip().strip("'\"")
-    if text.count("[") != text.count("]") or text.count("(") != text.count(")"):
-        raise ConfigError(f"--cfg-options {key}={text}: unbalanced brackets in the value")
-    return _parse(text.replace(" ", ""), key)
+    text = text.strip()
+    if _quoted(text):
+        inner = text[1:-1].strip()
+        if inner[:1] in ("[", "(") and _closes_at_end(inner, key):  # MMEngine: "'[1,2]'" is a list
+            return _parse(inner, key)
+        return text[1:-1]
+    return _parse(text, key)
 
 
 def _parse(text: str, key: str) -> Any:
-    if len(text) >= 2 and text[0] + text[-1] in ("[]", "()") and _closes_at_end(text):
-        items = [_parse(part, key) for part in _split_top(text[1:-1], key)] if text[1:-1] else []
-        return tuple(items) if text[0] == "(" else items
-    if "," in text or "[" in text or "(" in text:
-        _split_top(text, key)  # raises on mis-nested brackets
-    if "," in text:
-        return [_parse(part, key) for part in _split_top(text, key)]
+    text = text.strip()
+    if _quoted(text):
+        return text[1:-1]
+    if len(text) >= 2 and text[0] + text[-1] in ("[]", "()") and _closes_at_end(text, key):
+        items, _ = _split_top(text[1:-1], key)
+        parsed = [_parse(part, key) for part in items] if text[1:-1].strip() else []
+        return tuple(parsed) if text[0] == "(" else parsed
+    items, listed = _split_top(text, key)  # also raises on mis-nested brackets
+    if listed:
+        return [_parse(part, key) for part in items]
     return _scalar(text)
 
 
-def _closes_at_end(text: str) -> bool:
+def _closes_at_end(text: str, key: str) -> bool:
     """True when the bracket opening ``text`` is the one closing it (not ``[1],[2]``)."""
     depth = 0
-    for i, ch in enumerate(text):
+    for i, ch in _unquoted(text, key):
         depth += ch in "[("
         depth -= ch in "])"
         if depth == 0:
@@ -56,10 +105,11 @@ def _closes_at_end(text: str) -> bool:
     return False
 
 
-def _split_top(text: str, key: str) -> list[str]:
-    """Split on commas that are not inside brackets; brackets must pair up properly."""
-    parts, stack, start = [], [], 0
-    for i, ch in enumerate(text):
+def _split_top(text: str, key: str) -> tuple[list[str], bool]:
+    """``(parts, listed)``: ``text`` split on the commas outside brackets and quotes (a blank
+    last part dropped), and whether it had any. Brackets must pair up properly."""
+    parts, stack, start, listed = [], [], 0, False
+    for i, ch in _unquoted(text, key):
         if ch in "[(":
             stack.append("]" if ch == "[" else ")")
         elif ch in "])":
@@ -67,13 +117,12 @@ def _split_top(text: str, key: str) -> list[str]:
                 raise ConfigError(f"--cfg-options {key}: unbalanced brackets in {text!r}")
         elif ch == "," and not stack:
             parts.append(text[start:i])
-            start = i + 1
+            start, listed = i + 1, True
     if stack:
         raise ConfigError(f"--cfg-options {key}: unbalanced brackets in {text!r}")
-    tail = text[start:]
-    if tail:
-        parts.append(tail)
-    return parts
+    if text[start:].strip() or not listed:
+        parts.append(text[start:])
+    return parts, listed
 
 
 def _scalar(text: str) -> Any:
@@ -91,25 +140,27 @@ def _scalar(text: str) -> Any:
 
 def split_options(text: str) -> list[str]:
     """Split one ``--cfg-options`` argument into ``KEY=VALUE`` items at white space outside
-    brackets and quotes: ``"a=1 b=[(x,y), [1,2], false]"`` -> ``['a=1', 'b=[(x,y), [1,2], false]']``."""
-    items, current, depth, quote = [], [], 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[(":
+    brackets and quotes: ``"a=1 b=[(x,y), [1,2], false]"`` -> ``['a=1', 'b=[(x,y), [1,2], false]']``;
+    a piece without ``=`` belongs to the item before it (``data_root=/my set/`` is one item)."""
+    cuts, depth = [], 0
+    for i, ch in _unquoted(text, text.split("=", 1)[0]):
+        if ch in "[(":
             depth += 1
         elif ch in "])":
             depth -= 1
         elif ch.isspace() and depth <= 0:
-            if current:
-                items.append("".join(current))
-            current = []
+            cuts.append(i)
+    items: list[str] = []
+    end = 0  # where the last item ends in text
+    for start, stop in zip([0, *(c + 1 for c in cuts)], [*cuts, len(text)]):
+        piece = text[start:stop]
+        if not piece:
             continue
-        current.append(ch)
-    if current:
-        items.append("".join(current))
+        if items and "=" not in piece:
+            items[-1] += text[end:start] + piece  # the white space as it was
+        else:
+            items.append(piece)
+        end = stop
     return items
 
 

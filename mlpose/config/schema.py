@@ -22,6 +22,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
     "optim_wrapper": {
         "type": str, "optimizer": dict, "paramwise_cfg": dict, "clip_grad": (dict, NoneType),
         "accumulative_counts": int, "loss_scale": (str, NUM, dict), "dtype": (str, NoneType),
+        "constructor": str,
     },
     "default_hooks": {
         "timer": dict, "logger": dict, "param_scheduler": dict, "checkpoint": dict,

@@ -12,6 +12,7 @@ and ``meta`` (versions, seed, precision, run id); adding a stateful part means a
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
@@ -27,8 +28,10 @@ from mlpose.runtime.foreign import describe as describe_file, model_weights
 from mlpose.runtime.dist import unwrap_model
 from mlpose.runtime.randomness import capture_rng_state, restore_rng_state
 
-#: Entries a checkpoint of an earlier mlpose version may lack; they are left as built.
-OPTIONAL_ENTRIES = ("sampler",)
+#: Entries a checkpoint of an earlier mlpose version (or of a run without EMA) may lack; they are
+#: left as built.
+OPTIONAL_ENTRIES = ("sampler", "ema")
+logger = logging.getLogger("mlpose")
 
 
 class Stateful(Protocol):
@@ -110,6 +113,9 @@ class Checkpointer:
             raise ConfigError(f"{path} is {describe_file(ckpt)}, so mlpose cannot continue its training; start a "
                               f"new run from its weights instead: --cfg-options load_from={path} (without --resume "
                               "or resume=True)")
+        if "ema" in ckpt and "ema" not in self.table:  # its model is the average; training goes on from the raw weights
+            logger.warning(f"{path} was trained with EMAHook and this config has none: resuming from its raw weights")
+            ckpt = {**ckpt, "model": ckpt["ema"]["raw"]}
         for name, part in self.table.items():
             if name not in ckpt:
                 if name in OPTIONAL_ENTRIES:

@@ -22,6 +22,7 @@ from mlpose.errors import ConfigError
 from mlpose.runtime import dist, hub
 from mlpose.runtime.checkpoint_io import check_checkpoint_file, load_checkpoint
 from mlpose.runtime.launch import shutdown
+from mlpose.runtime.user_files import check_outputs, write_output
 from mlpose.tracking.base import BaseTracker, NullTracker
 
 __all__ = ["TrainOptions", "TestOptions", "train", "test", "evaluate_predictions", "resume_run"]
@@ -157,6 +158,7 @@ def test(config: str, checkpoint: str, opts: TestOptions) -> dict:
     ctx = setup_run(cfg, opts.work_dir, opts.launcher, amp=False)
     build_show(ctx, opts, None)  # --show without a display fails before anything is downloaded
     local, source_run = _resolve(checkpoint, cfg)
+    check_outputs({"--out": opts.out, "--dump": opts.dump}, [local, cfg.filename])
     tags = {"mlpose.checkpoint": checkpoint, **({"mlpose.source_run_id": source_run} if source_run else {})}
     tracker = start_tracker(ctx, experiment=opts.experiment, command=opts.command, tags=tags)
     with tracked(ctx, tracker):
@@ -182,7 +184,7 @@ def evaluate_predictions(config: str, predictions: str, cfg_options: list, out: 
     from mlpose.config import parse_options
     from mlpose.engine.ann_file import ann_file_overrides
     from mlpose.evaluation import build_evaluator
-    from mlpose.evaluation.predictions import read_predictions
+    from mlpose.evaluation.predictions import check_predictions, read_predictions
     from mlpose.registry import DATASETS, build
 
     if not os.path.isfile(predictions):
@@ -190,12 +192,16 @@ def evaluate_predictions(config: str, predictions: str, cfg_options: list, out: 
     cfg = load_config(config, cfg_options)
     if ann_file:
         cfg = load_config(config, {**parse_options(cfg_options), **ann_file_overrides(cfg, ann_file)})
+    check_outputs({"--out": out}, [predictions, ann_file, cfg.filename])
+    # the predictions are read and checked before the job starts: a bad file is one line, not a FAILED run
+    dataset = build(cfg.test_dataloader.dataset, DATASETS, "test_dataloader.dataset")
+    evaluator = build_evaluator(cfg.test_evaluator, dataset.metainfo)
+    preds = read_predictions(predictions, dataset)
+    check_predictions(preds, predictions, evaluator)
     ctx = setup_run(cfg, None, "none", amp=False)
     tracker = start_tracker(ctx, experiment=experiment, command=command, tags={"mlpose.predictions": str(predictions)})
     with tracked(ctx, tracker):
-        dataset = build(cfg.test_dataloader.dataset, DATASETS, "test_dataloader.dataset")
-        evaluator = build_evaluator(cfg.test_evaluator, dataset.metainfo)
-        evaluator.process(read_predictions(predictions, dataset))
+        evaluator.process(preds)
         metrics = evaluator.compute()
         _report(ctx, tracker, metrics, out)
     return metrics
@@ -243,8 +249,7 @@ def _report(ctx: RunContext, tracker: BaseTracker, metrics: dict, out: str | Non
     ctx.logger.info("  ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
     tracker.log_metrics(metrics, 0)
     if out and dist.is_main():
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(metrics, indent=2))
+        write_output(out, json.dumps(metrics, indent=2), "--out")
         tracker.log_artifact(out, "results")
 
 

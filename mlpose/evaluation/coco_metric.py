@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,6 +43,7 @@ from mlpose.errors import ConfigError
 from mlpose.evaluation.evaluator import BaseMetric
 from mlpose.evaluation.nms import oks_nms, soft_oks_nms
 from mlpose.registry import METRICS, TRANSFORMS, build
+from mlpose.runtime.user_files import write_output
 
 STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)",
               "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
@@ -199,7 +199,7 @@ class CocoMetric(BaseMetric):
             shapes = {(np.shape(p["keypoints"]), np.shape(p["keypoint_scores"])) for p in preds}
             (kpt_shape, score_shape), = shapes if len(shapes) == 1 else [((), (-1,))]
             if len(kpt_shape) != 2 or kpt_shape[1] != 2 or score_shape != kpt_shape[:1]:
-                raise ValueError(f"CocoMetric: keypoints and keypoint_scores {sorted(shapes)} must be "
+                raise ConfigError(f"CocoMetric: keypoints and keypoint_scores {sorted(shapes)} must be "
                                  "(K, 2) and (K,), the same K for every prediction")
             cols = dict(id=np.array([int(p["id"]) for p in preds], np.int64),
                         img_id=np.array([int(p["img_id"]) for p in preds], np.int64),
@@ -312,8 +312,8 @@ class CocoMetric(BaseMetric):
         sigmas = np.asarray(self.dataset_meta["sigmas"])
         kpts = cols["keypoints"]
         if kpts.shape[1] != len(sigmas):
-            raise ValueError(f"CocoMetric: predictions have {kpts.shape[1]} keypoints but the "
-                             f"dataset's sigmas {len(sigmas)}; check gt_converter")
+            raise ConfigError(f"CocoMetric: predictions have {kpts.shape[1]} keypoints but the "
+                              f"dataset's sigmas {len(sigmas)}; check gt_converter")
         scores = self.instance_scores(cols["bbox_score"], cols["keypoint_scores"])
         kept = self.kept_rows(cols, scores)
         # (N, K, 3): x, y, keypoint score, as MMPose's per-instance concatenation.
@@ -332,19 +332,17 @@ class CocoMetric(BaseMetric):
 
     def compute_metrics(self, results: Columns) -> dict[str, float]:
         dets = self.results_json(results)
-        if self.outfile_prefix:
-            path = f"{self.outfile_prefix}.keypoints.json"
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(dets, f, sort_keys=True, indent=4)
+        if self.outfile_prefix:  # written whole or not at all, as every file at a path the user gave
+            write_output(f"{self.outfile_prefix}.keypoints.json", json.dumps(dets, sort_keys=True, indent=4),
+                         "CocoMetric outfile_prefix")
         if self.format_only:
             return {}
         coco = self.coco if self.coco is not None else self._gt_from_results(results)
         missing = {d["image_id"] for d in dets} - set(coco.getImgIds())
         if missing:
-            raise ValueError(f"CocoMetric: {len(missing)} predicted img_id(s) are not in "
-                             f"{self.ann_file or 'the ground truth'} (e.g. {min(missing)}); "
-                             "evaluate with the annotation file of the predicted dataset")
+            raise ConfigError(f"CocoMetric: {len(missing)} predicted img_id(s) are not in "
+                              f"{self.ann_file or 'the ground truth'} (e.g. {min(missing)}); "
+                              "evaluate with the annotation file of the predicted dataset")
         with self._quiet():
             coco_dt = coco.loadRes(dets)
             evaluator = COCOeval_faster if self.backend == "faster_coco_eval" else _pycocotools_eval()

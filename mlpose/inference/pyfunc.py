@@ -5,12 +5,24 @@ and answers keypoints in image pixels, with every pre- and post-processing step 
     model.predict(pd.DataFrame({'image': [jpeg_bytes], 'boxes': [[[x, y, w, h, score]]]}))
     # -> [{'poses': [{'keypoints': [[x, y, score]] * K, 'bbox': [x, y, w, h], 'bbox_score': s}]}]
 
-Input rows (the signature): ``image`` binary, JPEG/PNG/... bytes (base64 in JSON requests);
-``boxes`` optional, a list of ``[x, y, w, h]`` or ``[x, y, w, h, score]`` person boxes in pixels
-(COCO's xywh); a missing or null ``boxes`` means the whole image is one box, an empty list means
-no people. Output: one ``{"poses": [...]}`` per row, one pose per box, in the boxes' order.
-A row that cannot be used (an image that does not decode, a malformed box or one outside the
-image) fails the request with one line naming the row: HTTP 400 from ``mlflow models serve``.
+Input rows: ``image``, JPEG/PNG/... bytes (base64 text in JSON and CSV requests); ``boxes``
+optional, a list of ``[x, y, w, h]`` or ``[x, y, w, h, score]`` person boxes in pixels (COCO's
+xywh; JSON text in a CSV request); a missing or null ``boxes`` means the whole image is one box,
+an empty list means no people. Output: one ``{"poses": [...]}`` per row, one pose per box, in
+the boxes' order; no rows, no answers. A row that cannot be used (no image, not base64, bytes
+that do not decode, a malformed box or one outside the image) fails the request with one line
+naming the row and the field: HTTP 400 from ``mlflow models serve``, never a stack trace.
+
+The signature declares the output only. With an input schema MLflow checks and converts the
+rows before the model sees them, and says less than the model can: a ``binary`` image column is
+base64-decoded by the scoring server, whose error names neither the row nor the field; a
+required column turns an empty request into "missing inputs" while an optional one lets MLflow
+drop unknown columns, so a row without ``image`` would silently get no answer; a column of type
+``Any`` or array makes every CSV request fail inside MLflow with a stack trace in the answer. So
+the model checks every row itself (:func:`request_tasks`) and the inputs are documented here.
+MLflow's CSV and Parquet readers still answer a body they cannot parse at all (an empty or
+ragged CSV) with their own 400, traceback included; no MLflow setting turns that off
+(``mlflow.pyfunc.scoring_server.parse_csv_input``, MLflow 3.17).
 
 The model folder holds ``artifacts/checkpoint.pth`` (weights, the redacted config, meta and the
 train state; no optimizer) and ``pose_model.py`` (MLflow's models-from-code: it imports
@@ -22,28 +34,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
+import cv2
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.types.schema import AnyType, Array, ColSpec, DataType, Object, Property, Schema
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
+from mlflow.types.schema import Array, ColSpec, DataType, Object, Property, Schema
 
 from mlpose import __version__
+from mlpose.errors import first_line
 from mlpose.datasets.transforms import decode_image
 from mlpose.inference.outputs import pose_answer
 from mlpose.inference.predictor import ImageTask, PosePredictor, check_boxes
 from mlpose.inference.sources import example_person
 
 CHECKPOINT_ARTIFACT = "checkpoint"
-# boxes is Any, checked by request_tasks: MLflow's Array(Array(double)) refuses int64 (JSON clients
-# write 10.0 as 10) and the NaN pandas puts in rows of dataframe_records without "boxes".
+# The output only: the inputs are checked by request_tasks (module docstring).
 SIGNATURE = ModelSignature(
-    inputs=Schema([ColSpec(DataType.binary, "image"), ColSpec(AnyType(), "boxes", required=False)]),
     outputs=Schema([ColSpec(Array(Object([Property("keypoints", Array(Array(DataType.double))),
                                           Property("bbox", Array(DataType.double)),
                                           Property("bbox_score", DataType.double)])), "poses")]))
@@ -61,30 +76,38 @@ class PoseModel(mlflow.pyfunc.PythonModel):
                                                        cfg_options=list(config.get("cfg_options") or []))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
-        tasks = request_tasks(model_input)
-        return [pose_answer(people) for _, people in self.predictor.predict(tasks, self.batch_size)]
+        try:
+            tasks = request_tasks(model_input)
+            return [pose_answer(people) for _, people in self.predictor.predict(tasks, self.batch_size)]
+        except MlflowException:
+            raise
+        except Exception as exc:  # a fault of the model, not of the request: one line out, the trace in the log
+            logging.getLogger(__name__).exception("pose model failed")
+            raise MlflowException(f"the pose model failed on this request ({type(exc).__name__}: "
+                                  f"{first_line(exc)}); the server log has the details",
+                                  error_code=INTERNAL_ERROR) from None
 
 
 def _bad(row: int, message: str) -> MlflowException:
     return MlflowException.invalid_parameter_value(f"row {row}: {message}")
 
 
-def request_tasks(frame: pd.DataFrame) -> list[ImageTask]:
-    """One :class:`ImageTask` per row, or an ``INVALID_PARAMETER_VALUE`` error naming the row."""
+def request_tasks(rows) -> list[ImageTask]:
+    """One :class:`ImageTask` per row, or an ``INVALID_PARAMETER_VALUE`` error naming the row
+    and the field. No rows: no tasks.
+
+    Args:
+        rows: a DataFrame (``dataframe_records``/``dataframe_split``/CSV requests, Python
+            callers), a dict of columns (``inputs``/``instances``) or a list of row dicts.
+    """
+    frame = _as_frame(rows)
+    if len(frame) and "image" not in frame.columns:
+        others = f" (it has {', '.join(map(str, frame.columns))})" if len(frame.columns) else ""
+        raise _bad(0, f"image: missing{others}; each row needs an image: JPEG or PNG bytes, base64 text in JSON")
     tasks = []
     boxes_col = frame["boxes"] if "boxes" in frame.columns else [None] * len(frame)
-    for row, (data, boxes) in enumerate(zip(frame["image"], boxes_col)):
-        if isinstance(data, str):
-            try:
-                data = base64.b64decode(data, validate=False)
-            except (binascii.Error, ValueError):
-                raise _bad(row, "image: a string must be base64-encoded image bytes") from None
-        image = decode_image(bytes(data), "auto") if isinstance(data, (bytes, bytearray)) and data else None
-        if image is None:
-            size = len(data) if isinstance(data, (bytes, bytearray)) else 0
-            raise _bad(row, f"image: {size} bytes that do not decode as an image (send JPEG or PNG bytes, "
-                            "base64-encoded in JSON)")
-        task = ImageTask(row, image, *_boxes(row, boxes))
+    for row, (data, boxes) in enumerate(zip(frame["image"] if len(frame) else [], boxes_col)):
+        task = ImageTask(row, _image(row, data), *_boxes(row, boxes))
         check_boxes(task)
         if task.problems:
             raise _bad(row, task.problems[0])
@@ -92,17 +115,58 @@ def request_tasks(frame: pd.DataFrame) -> list[ImageTask]:
     return tasks
 
 
+def _as_frame(rows) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    try:
+        if isinstance(rows, dict):  # columns; nested lists became arrays, kept per row
+            return pd.DataFrame({k: list(np.asarray(v, dtype=object)) if np.ndim(v) else [v] for k, v in rows.items()})
+        return pd.DataFrame(list(rows))
+    except (TypeError, ValueError) as exc:
+        raise MlflowException.invalid_parameter_value(
+            f"the request is not a table of rows with an image field ({first_line(exc)}); send "
+            '{"dataframe_records": [{"image": BASE64, "boxes": [[x, y, w, h]]}, ...]}') from None
+
+
+def _image(row: int, data) -> np.ndarray:
+    """The decoded image of one row's ``image`` value (bytes, or base64 text)."""
+    if data is None or (isinstance(data, float) and np.isnan(data)):
+        raise _bad(row, "image: missing (null); send JPEG or PNG bytes, base64 text in JSON")
+    if isinstance(data, str):
+        try:
+            data = base64.b64decode(data, validate=False)  # as MLflow's binary columns: newlines allowed
+        except (binascii.Error, ValueError) as exc:
+            raise _bad(row, f"image: {len(data)} characters that are not base64 ({exc}); send the image bytes "
+                            "base64-encoded") from None
+    if not isinstance(data, (bytes, bytearray)):
+        raise _bad(row, f"image: a value of type {type(data).__name__} where JPEG or PNG bytes (base64 text in JSON) "
+                        "belong")
+    try:
+        image = decode_image(bytes(data), "auto") if data else None
+    except cv2.error:  # OpenCV raises instead of returning None for some bytes
+        image = None
+    if image is None:
+        raise _bad(row, f"image: {len(data)} bytes that do not decode as an image (send JPEG or PNG bytes, "
+                        "base64-encoded in JSON)")
+    return image
+
+
 def _boxes(row: int, boxes) -> tuple[np.ndarray | None, np.ndarray | None]:
     if boxes is None or (isinstance(boxes, float) and np.isnan(boxes)):
         return None, None  # the whole image (pandas puts NaN in records without "boxes")
+    if isinstance(boxes, str):  # a CSV request carries the list as JSON text
+        try:
+            boxes = json.loads(boxes)
+        except json.JSONDecodeError:
+            pass
     found = []
-    if isinstance(boxes, (list, tuple, np.ndarray)):
-        for box in boxes:
-            try:
-                found.append(np.asarray(box, np.float64).reshape(-1))
-            except (TypeError, ValueError):
-                break
-    if len(found) != len(boxes) or any(len(b) not in (4, 5) for b in found):
+    listed = isinstance(boxes, (list, tuple, np.ndarray))
+    for box in boxes if listed else ():
+        try:
+            found.append(np.asarray(box, np.float64).reshape(-1))
+        except (TypeError, ValueError):
+            break
+    if not listed or len(found) != len(boxes) or any(len(b) not in (4, 5) for b in found):
         raise _bad(row, f"boxes: {str(boxes)[:80]} is not a list of [x, y, w, h] or [x, y, w, h, score] "
                         "boxes in pixels")
     return (np.array([b[:4] for b in found]).reshape(-1, 4),

@@ -1,7 +1,7 @@
 """--cfg-options: every value form of the MMEngine syntax, key paths, and the errors."""
 import pytest
 
-from mlpose.config import ConfigDict, apply_options, parse_options, parse_value
+from mlpose.config import ConfigDict, apply_options, parse_options, parse_value, split_options
 from mlpose.errors import ConfigError
 
 
@@ -70,3 +70,28 @@ def test_plus_prefix_adds_new_keys():
 def test_list_index_out_of_range():
     with pytest.raises(ConfigError, match="indexes a list of 2 items"):
         apply_options(_cfg(), {"train_pipeline.5.type": "X"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("'/data/my set/'", "/data/my set/"), ('"a,b"', "a,b"), ("'007'", "007"), ("'None'", "None"),
+    ("/data/my set/", "/data/my set/"),  # what a shell leaves of data_root='/data/my set/'
+    ("[' a b', 'c,d', x]", [" a b", "c,d", "x"]), ("('[1,2]', 3)", ("[1,2]", 3)),
+    ("/data/bob's files/", "/data/bob's files/"),  # a quote inside a word is a character
+    ("'/data/a,b/'", "/data/a,b/"), ("[a, , b]", ["a", "", "b"]), ("1 2", "1 2"),
+])
+def test_quotes_keep_a_string_whole(text, expected):
+    assert parse_value(text, "key") == expected and type(parse_value(text, "key")) is type(expected)
+
+
+def test_an_unclosed_quote_is_one_line():
+    with pytest.raises(ConfigError, match=r"--cfg-options key: the quote ' at character 5 of \"\[a, 'b\]\" is never "
+                                          "closed"):
+        parse_value("[a, 'b]", "key")
+
+
+def test_a_shell_unquoted_value_with_spaces_stays_one_item():
+    assert split_options("data_root=/data/my  set/ b=2") == ["data_root=/data/my  set/", "b=2"]
+    assert split_options("x='a b' y=[1, 2]") == ["x='a b'", "y=[1, 2]"]
+    assert parse_options(split_options("data_root=/data/my set/")) == {"data_root": "/data/my set/"}
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_options(split_options("stray"))

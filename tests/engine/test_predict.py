@@ -25,7 +25,8 @@ def test_infer_reads_images_folders_and_videos_and_skips_bad_inputs(pose_checkpo
     args = ["infer", str(val), str(loose), str(tmp_path / "clip.avi"), str(tmp_path / "broken.jpg"),
             str(tmp_path / "empty"), "--model", str(pose_checkpoint), "--every", "2", "--batch-size", "4",
             "--out", "out/results.json", "--vis-dir", "vis"]
-    proc = run_cli(args, tmp_path)
+    proc = run_cli(args, tmp_path, check=False)
+    assert proc.returncode == 3, proc.stderr  # results written, but inputs were skipped
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 2 and all(line.endswith("; skipped") for line in warnings)
     assert "broken.jpg is not a readable image" in warnings[0] and "has no images" in warnings[1]
@@ -33,7 +34,7 @@ def test_infer_reads_images_folders_and_videos_and_skips_bad_inputs(pose_checkpo
     assert "Traceback" not in proc.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(results) == 8  # 4 + 1 images and 3 frames (0, 2, 4), each one whole-image box
-    assert [r["image_id"] for r in results[-3:]] == [0, 2, 4]
+    assert [r["image_id"] for r in results[-3:]] == [2, 3, 4]  # not the only input: after loose.png's 1
     assert {r["file_name"] for r in results[:4]} == {str(p) for p in val.iterdir()}
     assert all(len(r["keypoints"]) == 51 and r["category_id"] == 1 and r["score"] == 1.0 for r in results)
     pictures = sorted(str(p.relative_to(tmp_path / "vis")) for p in (tmp_path / "vis").rglob("*.jpg"))
@@ -81,3 +82,35 @@ def test_a_config_given_overrides_and_no_readable_input_is_an_error(pose_checkpo
     shutil.copy(tmp_path / "weights-only.pth", tmp_path / "not-an-image.jpg")
     with pytest.raises(ConfigError, match="no image could be read from"):
         infer([str(tmp_path / "not-an-image.jpg")], str(pose_checkpoint), InferOptions(), warn=lambda line: None)
+
+
+def test_outputs_never_replace_an_input(pose_checkpoint, tiny_data, tmp_path):
+    photos = tmp_path / "photos"
+    shutil.copytree(tiny_data / "images" / "val", photos)
+    first = sorted(photos.iterdir())[0]
+    before, weights = first.read_bytes(), pose_checkpoint.read_bytes()
+    for opts, message in ((InferOptions(out=str(first)), f"--out {first} is an input of this command"),
+                          (InferOptions(out=str(pose_checkpoint)), "is an input of this command"),
+                          (InferOptions(vis_dir=str(photos)), f"--vis-dir {photos} holds the input")):
+        with pytest.raises(ConfigError, match=message):
+            infer([str(photos)], str(pose_checkpoint), opts)
+    assert first.read_bytes() == before and pose_checkpoint.read_bytes() == weights
+
+
+def test_detections_that_match_few_or_no_inputs_are_said(pose_checkpoint, tiny_data, tmp_path):
+    val = tiny_data / "images" / "val"
+    first = int(sorted(val.iterdir())[0].stem)
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 7, "bbox": [1, 2, 30, 40], "score": 0.9}]))
+    with pytest.raises(ConfigError, match=r"--boxes .*dets.json: no input matched its detections \(image_id 7\)"):
+        infer([str(val)], str(pose_checkpoint), InferOptions(boxes=str(dets)), warn=lambda line: None)
+    dets.write_text(json.dumps([{"image_id": 7, "bbox": [1, 2, 30, 40], "score": 0.9},
+                                {"image_id": first, "bbox": [1, 2, 30, 40], "score": 0.9},
+                                {"image_id": first, "bbox": [500, 2, 30, 40], "score": 0.9}]))  # outside the image
+    warnings: list[str] = []
+    done = infer([str(val)], str(pose_checkpoint), InferOptions(boxes=str(dets)), warn=warnings.append)
+    assert warnings[0].endswith("box 1 [500, 2, 30, 40] lies outside the 128x128 image; skipped")
+    assert warnings[1].endswith("detections matched 1 of 4 images; 1 of its images match no input (image_id 7); "
+                                "the other images get 0 people")
+    assert done["people"] == 1 and done["exit_code"] == 3 and "detections for 1 of 4 images" in done["summary"]
+    assert "1 boxes skipped" in done["summary"]

@@ -67,10 +67,28 @@ def test_torchscript_file_reproduces_the_eager_heatmaps_at_any_batch_size(pose_c
     assert max(report.max_abs_diff.values()) <= TOLERANCE
     extra = {"mlpose.json": ""}
     module = torch.jit.load(str(tmp_path / "pose.pt"), _extra_files=extra)
-    assert json.loads(extra["mlpose.json"])["mlpose.heatmap_size"] == "[48, 64]"
+    info = json.loads(extra["mlpose.json"])
+    assert json.loads(info["mlpose.outputs"]) == ["heatmaps"]
+    assert json.loads(info["mlpose.codec_config"])["heatmap_size"] == [48, 64]
     _check(lambda b: module(b).numpy(), predictor, crops)
 
 
 def test_unknown_format_is_one_line(predictor, tmp_path):
     with pytest.raises(ConfigError, match="--format 'tflite': use one of onnx, torchscript"):
         export_model(predictor, "tflite", tmp_path / "x")
+
+
+def test_a_failed_export_writes_nothing_and_never_the_models_own_file(pose_checkpoint, predictor, crops, tmp_path,
+                                                                       monkeypatch):
+    from mlpose.inference import export as export_module
+
+    out = tmp_path / "pose.pt"
+    out.write_bytes(b"previous")
+    monkeypatch.setattr(export_module, "TOLERANCE", -1.0)  # no file can pass: the check fails after writing
+    with pytest.raises(ConfigError, match=r"pose.pt: the exported torchscript outputs differ .* nothing was written"):
+        export_model(predictor, "torchscript", out, crops)
+    assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["pose.pt"]
+    weights = pose_checkpoint.read_bytes()
+    with pytest.raises(ConfigError, match=f"--out {pose_checkpoint} is an input of this command"):
+        export(str(pose_checkpoint), "torchscript", str(pose_checkpoint))
+    assert pose_checkpoint.read_bytes() == weights

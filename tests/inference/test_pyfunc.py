@@ -1,5 +1,6 @@
 """The MLflow pose model: signature and input example, pre- and post-processing inside (the same
 answers as the predictor ``mlpose infer`` uses), no config on the caller's side, clear bad rows."""
+import base64
 import json
 
 import cv2
@@ -29,9 +30,7 @@ def loaded(saved):
 
 def test_the_model_folder_has_signature_example_and_a_slim_checkpoint(saved, pose_checkpoint):
     spec = yaml.safe_load((saved / "MLmodel").read_text())
-    inputs = json.loads(spec["signature"]["inputs"])
-    assert [(c["name"], c["type"], c["required"]) for c in inputs] == [("image", "binary", True),
-                                                                        ("boxes", "any", False)]
+    assert spec["signature"].get("inputs") is None  # the model checks its rows itself (pyfunc.py's docstring)
     outputs = json.loads(spec["signature"]["outputs"])
     assert outputs[0]["name"] == "poses" and set(outputs[0]["items"]["properties"]) == {"keypoints", "bbox", "bbox_score"}
     assert spec["flavors"]["python_function"]["loader_module"] == "mlflow.pyfunc.loaders.code_model"
@@ -74,7 +73,11 @@ def test_rows_without_boxes_with_no_boxes_and_with_scored_integer_boxes(loaded, 
     ({"boxes": [[1, 2, 3]]}, r"row 0: boxes: \[\[1, 2, 3\]\] is not a list of \[x, y, w, h\]"),
     ({"boxes": "10,20,30,40"}, "row 0: boxes: 10,20,30,40 is not a list"),
     ({"boxes": [[500, 20, 30, 40]]}, r"row 0: box 0 \[500, 20, 30, 40\] lies outside the 192x256 image"),
-], ids=["undecodable", "three-numbers", "a-string", "outside"])
+    ({"image": "not base64!"}, r"row 0: image: 11 characters that are not base64 \(Invalid base64"),
+    ({"image": None}, r"row 0: image: missing \(null\)"),
+    ({"image": 5}, "row 0: image: a value of type int where JPEG or PNG bytes"),
+    ({"boxes": 5}, "row 0: boxes: 5 is not a list"),
+], ids=["undecodable", "three-numbers", "a-string", "outside", "not-base64", "null-image", "a-number", "number-boxes"])
 def test_a_bad_row_is_one_clear_invalid_parameter_error(loaded, row, message):
     good = {"image": input_example().image[0], "boxes": None}
     with pytest.raises(MlflowException, match=message) as err:
@@ -89,3 +92,16 @@ def test_cfg_options_at_load_time_override_the_models_config(saved, loaded):
     with_flip = np.asarray(loaded.predict(example)[0]["poses"][0]["keypoints"])
     without = np.asarray(no_flip.predict(example)[0]["poses"][0]["keypoints"])
     assert not np.allclose(with_flip[:, 2], without[:, 2])  # the averaged flipped heatmaps are gone
+
+
+def test_requests_without_rows_or_images_and_other_shapes(loaded, same_poses):
+    jpeg = input_example().image[0]
+    assert loaded.predict(pd.DataFrame()) == []  # no rows, no answers
+    with pytest.raises(MlflowException, match=r"row 0: image: missing \(it has picture\)"):
+        loaded.predict(pd.DataFrame({"picture": [jpeg]}))
+    text = base64.b64encode(jpeg).decode()
+    (by_column,) = loaded.predict({"image": [text], "boxes": [[[10, 20, 100, 150]]]})  # MLflow's "inputs" form
+    (as_csv,) = loaded.predict(pd.DataFrame({"image": [text], "boxes": ["[[10, 20, 100, 150]]"]}))  # CSV: JSON text
+    same_poses(by_column, as_csv)
+    with pytest.raises(MlflowException, match="the request is not a table of rows with an image field"):
+        loaded.predict({"image": [text, text], "boxes": [None]})

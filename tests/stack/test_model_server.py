@@ -81,7 +81,7 @@ def test_rows_without_boxes_are_whole_images_and_the_split_format_works(server, 
 
 @pytest.mark.parametrize("payload, message", [
     ({"dataframe_records": [{"image": base64.b64encode(b"hello").decode()}]}, "row 0: image: 5 bytes that do not decode"),
-    ({"dataframe_records": [{"picture": "aGVsbG8="}]}, "missing inputs ['image']"),
+    ({"dataframe_records": [{"picture": "aGVsbG8="}]}, "row 0: image: missing (it has picture)"),
     ({"dataframe_records": [{"image": EXAMPLE, "boxes": [[1, 2]]}]}, "row 0: boxes: [[1, 2]] is not a list of [x, y, w, h]"),
     ({"dataframe_records": [{"image": EXAMPLE}, {"image": EXAMPLE, "boxes": [[500, 0, 9, 9]]}]},
      "row 1: box 0 [500, 0, 9, 9] lies outside the 192x256 image"),
