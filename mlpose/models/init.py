@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable
+from typing import Callable, Iterable
 
 from torch import nn
 
@@ -201,9 +201,15 @@ def load_pretrained(
     init_cfg: dict | list,
     auto_prefix: str | None = None,
     drop_prefixes: Iterable[str] = (),
+    adapt: Callable[[dict], None] | None = None,
 ) -> None:
     """Apply ``init_cfg`` to ``module``: its initialisers in order, then its ``Pretrained``
-    checkpoints (see :func:`select_state_dict` for ``auto_prefix`` and ``drop_prefixes``)."""
+    checkpoints (see :func:`select_state_dict` for ``auto_prefix`` and ``drop_prefixes``).
+
+    Args:
+        adapt: called with each selected state dict before it is loaded, to fit its tensors to
+            the module in place (e.g. a ViT resizing a checkpoint's position embedding).
+    """
     entries = check_init_cfg(init_cfg, type(module).__name__)
     entries = entries if isinstance(entries, list) else [entries]
     for entry in entries:
@@ -211,15 +217,18 @@ def load_pretrained(
             apply_init_type(module, entry)
     for entry in entries:
         if entry["type"] == "Pretrained":
-            _load_one(module, entry, auto_prefix, drop_prefixes)
+            _load_one(module, entry, auto_prefix, drop_prefixes, adapt)
 
 
-def _load_one(module: nn.Module, entry: dict, auto_prefix: str | None, drop_prefixes: Iterable[str]) -> None:
+def _load_one(module: nn.Module, entry: dict, auto_prefix: str | None, drop_prefixes: Iterable[str],
+              adapt: Callable[[dict], None] | None) -> None:
     ref = entry["checkpoint"]
     ckpt = load_checkpoint_file(ref)
     prefix = entry.get("prefix")
     state = select_state_dict(ckpt, prefix, auto_prefix, drop_prefixes)
     if prefix and not state:
         raise ConfigError(f"checkpoint {ref!r}: no key starts with init_cfg.prefix={prefix!r}")
+    if adapt is not None:
+        adapt(state)
     load_state_strict(module, state, f"checkpoint {ref!r}")
     logger.info("loaded %d tensors into %s from %s", len(state), type(module).__name__, ref)

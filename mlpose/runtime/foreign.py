@@ -190,11 +190,13 @@ def model_weights(ckpt: Mapping, ema: bool = True) -> dict:
 
     Args:
         ckpt: the loaded file.
-        ema: for a file with ``ema_state_dict``, the averaged weights (MMPose's choice; what
-            ``state_dict`` holds); False gives the raw trained weights instead.
+        ema: for a file of a run with an EMA (MMEngine's ``ema_state_dict``, mlpose's ``ema``
+            entry), the averaged weights (MMPose's choice: what ``state_dict`` / ``model`` hold);
+            False gives the raw trained weights instead.
     """
-    if isinstance(ckpt.get("model"), Mapping):
-        state = dict(ckpt["model"])
+    if isinstance(ckpt.get("model"), Mapping):  # mlpose: with EMAHook, ``model`` is the average, ``ema.raw`` not
+        raw = (ckpt.get("ema") or {}).get("raw") if isinstance(ckpt.get("ema"), Mapping) else None
+        state = dict(raw if not ema and isinstance(raw, Mapping) else ckpt["model"])
     elif isinstance(ckpt.get("state_dict"), Mapping):
         state = dict(ckpt["state_dict"])
         raw = ckpt.get("ema_state_dict")

@@ -57,6 +57,13 @@ def test_ema_weights_are_the_ones_loaded_and_the_raw_ones_stay_reachable(files, 
         assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want), name
 
 
+def test_an_mlpose_checkpoint_of_an_ema_run_gives_its_average_or_its_raw_weights(weights):
+    averaged, raw = weights
+    ckpt = {"model": averaged, "ema": {"steps": torch.tensor(7), "raw": raw}, "state": {"epoch": 1}}
+    assert all(torch.equal(model_weights(ckpt)[k], averaged[k]) for k in averaged)
+    assert all(torch.equal(model_weights(ckpt, ema=False)[k], raw[k]) for k in raw)
+
+
 @pytest.mark.parametrize("kind", ["mmpose", "mmpose0x"])
 def test_published_and_0x_files_give_the_weights_under_mlpose_names(kind, files, weights):
     assert files[kind].read_bytes()[:2] == b"\x80\x02"  # the legacy (non-zip) serialization publish_model writes
