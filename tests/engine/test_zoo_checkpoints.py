@@ -63,9 +63,8 @@ def test_infer_and_export_with_the_config(zoo, pose_checkpoint, tiny_data, tmp_p
     images = [str(tiny_data / "images" / "val")]
     boxes = str(tiny_data / "annotations" / "person_detection_results_val.json")
     want = infer(images, str(pose_checkpoint), InferOptions(boxes=boxes))["results"]
-    for kind in KINDS:
-        got = infer(images, str(zoo[kind]), InferOptions(boxes=boxes, config="tiny", cfg_options=WIDTH8))["results"]
-        assert got == want, kind
+    got = infer(images, str(zoo["mmpose"]), InferOptions(boxes=boxes, config="tiny", cfg_options=WIDTH8))["results"]
+    assert got == want  # (the training checkpoint went through `mlpose test` above)
     report = export(str(zoo["mmpose0x"]), "torchscript", str(tmp_path / "pose.pt"), config="tiny", cfg_options=WIDTH8)
     assert (tmp_path / "pose.pt").is_file() and max(report.max_abs_diff.values()) <= 1e-4
     with pytest.raises(ConfigError, match=r"mmpose.pth: this checkpoint \(an MMPose/MMEngine model file .*\) "
