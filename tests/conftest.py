@@ -277,6 +277,7 @@ _FAKE_MMENGINE = {
         "        self._statistics_methods = {'min': HistoryBuffer.min, 'mean': HistoryBuffer.mean}\n\n"
         "    def min(self):\n        return self._log_history.min()\n\n"
         "    def mean(self):\n        return self._log_history.mean()\n"),
+    "mmengine/config/__init__.py": "class ConfigDict(dict):\n    pass\n",
     "mmengine/evil.py": (  # what an inert stand-in must never run
         "import os\n\n\ndef run(cmd):\n    os.system(cmd)\n\n\nclass Trap:\n"
         "    def __init__(self, cmd):\n        self.cmd = cmd\n\n"
@@ -285,6 +286,7 @@ _FAKE_MMENGINE = {
 _ZOO_WRITER = """
 import pickle, sys
 import numpy as np, torch
+from mmengine.config import ConfigDict
 from mmengine.evil import Trap
 from mmengine.logging.history_buffer import HistoryBuffer
 
@@ -304,6 +306,8 @@ for spec in pickle.load(open(sys.argv[1], "rb")):
             ckpt["ema_state_dict"] = {**{"module." + k: v for k, v in spec["raw"].items()}, "steps": torch.tensor(7)}
     if kind == "trap":
         ckpt["meta"]["trap"] = Trap(spec["cmd"])
+    if kind == "configdict":
+        ckpt["meta"]["cfg"] = ConfigDict(lr=0.1)
     torch.save(ckpt, spec["out"], _use_new_zipfile_serialization=kind == "mmengine")
 """
 
@@ -336,7 +340,8 @@ def zoo_files(tmp_path_factory):
     per spec into ``folder`` as ``KIND.pth`` and returns their paths. Kinds: ``mmpose`` (a published file:
     meta + state_dict, legacy serialization), ``mmengine`` (a training checkpoint: message_hub, optimizer,
     param_schedulers, ``ema_state_dict`` when ``raw`` is given), ``mmpose0x`` (``keypoint_head.*``),
-    ``trap`` (meta holds an object whose unpickling would run ``cmd`` through mmengine code)."""
+    ``trap`` (meta holds an object whose unpickling would run ``cmd`` through mmengine code),
+    ``configdict`` (meta holds an MMEngine ``ConfigDict``, a dict subclass)."""
     import pickle
 
     fake = tmp_path_factory.mktemp("fake-mmengine")

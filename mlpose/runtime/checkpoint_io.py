@@ -2,8 +2,9 @@
 
 A checkpoint is one dict of plain types (tensors, numbers, strings, lists, dicts) so it loads
 with ``torch.load(weights_only=True)``; files written elsewhere load through
-:mod:`mlpose.runtime.foreign` (numpy and inert OpenMMLab objects too, nothing else). Every write goes to a temporary file in the target's
-folder and is renamed over the target, so a crash leaves the previous file or the new one.
+:mod:`mlpose.runtime.foreign` (numpy and inert OpenMMLab objects too, nothing else). Every write
+goes to a temporary file in the target's folder and is renamed over the target, so a crash leaves
+the previous file or the new one.
 """
 from __future__ import annotations
 

@@ -50,6 +50,7 @@ from mlpose.errors import ConfigError
 #: top-level packages whose pickled objects load as inert stand-ins
 OPENMMLAB = ("mmengine", "mmcv", "mmpose", "mmdet", "mmpretrain", "mmcls", "mmseg", "mmyolo", "mmaction")
 _REFUSED = re.compile(r"GLOBAL ([\w.]+)")
+_UNBUILDABLE = re.compile(r"Can only [^\n]*?but got [^\n]*")
 _TRAINING_KEYS = ("message_hub", "optimizer", "param_schedulers")
 
 
@@ -131,7 +132,8 @@ def _stand_ins(names: set[str]) -> list:
     classes = []
     for full in sorted(names):
         if full.split(".", 1)[0] in OPENMMLAB:
-            cls = type(full.rsplit(".", 1)[-1], (StandIn,), {"original": full, "__module__": __name__})
+            module, name = full.rsplit(".", 1)  # named as the original, so torch's messages name it too
+            cls = type(name, (StandIn,), {"original": full, "__module__": module})
             classes.append((cls, full))
     return classes
 
@@ -153,7 +155,11 @@ def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         with torch.serialization.safe_globals(allowed):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        refused = _REFUSED.search(str(exc))
+        refused, kind = _REFUSED.search(str(exc)), _UNBUILDABLE.search(str(exc))
+        if refused is None and kind is not None:  # e.g. a dict subclass: torch fills only real dicts
+            raise ConfigError(f"checkpoint {os.fspath(path)!r} holds an object mlpose does not read "
+                              f"({kind.group(0)}); mlpose reads only tensors, plain values, numpy arrays and inert "
+                              "OpenMMLab objects") from None
         if refused is None:
             raise
         module, _, name = refused.group(1).rpartition(".")

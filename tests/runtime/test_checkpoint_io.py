@@ -45,7 +45,7 @@ class _Custom:
 
 def test_an_object_of_another_package_is_refused_with_its_name(tmp_path):
     torch.save({"obj": _Custom()}, tmp_path / "obj.pth")
-    with pytest.raises(ConfigError, match=r"obj.pth' refers to \S*test_checkpoint_io._Custom, which no checkpoint") as err:
+    with pytest.raises(ConfigError, match=r"obj.pth' refers to \S*test_checkpoint_io._Custom, which no ") as err:
         load_checkpoint(tmp_path / "obj.pth")
     assert "\n" not in str(err.value) and "weights_only=False" not in str(err.value)
 

@@ -104,3 +104,13 @@ def test_openmmlab_code_named_by_a_file_never_runs(zoo_files, tmp_path):
     trap = load_checkpoint(path)["meta"]["trap"]
     assert isinstance(trap, StandIn) and trap.original == "mmengine.evil.run" and trap.args == (f"touch {marker}",)
     assert not marker.exists()
+
+
+def test_a_dict_subclass_of_an_openmmlab_package_is_one_line(zoo_files, tmp_path):
+    (path,) = zoo_files(tmp_path, [dict(kind="configdict", weights={"w": torch.zeros(1)})])
+    with pytest.raises(ConfigError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == (f"checkpoint {str(path)!r} holds an object mlpose does not read (Can only SETITEM for "
+                              "dict, collections.OrderedDict, collections.Counter, but got <class "
+                              "'mmengine.config.ConfigDict'>); mlpose reads only tensors, plain values, numpy arrays "
+                              "and inert OpenMMLab objects")
