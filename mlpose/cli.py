@@ -117,7 +117,8 @@ def test(config, checkpoint, cfg_options, local_rank, **kwargs):
     """Test CHECKPOINT with CONFIG's test set and evaluator (tools/test.py does the same).
 
     CHECKPOINT is a path, an http(s) URL, or an MLflow URI: runs:/RUN_ID/checkpoints/best.pth,
-    models:/NAME@ALIAS, mlflow-artifacts:/...
+    models:/NAME@ALIAS, mlflow-artifacts:/... mlpose's checkpoints and MMPose's model-zoo files
+    (published or MMEngine training checkpoints) both work; URLs are cached in torch's hub cache.
     """
     from mlpose.engine.jobs import TestOptions, test as run_test
 
@@ -152,7 +153,8 @@ def evaluate(first, second, ann_file, cfg_options, out, experiment):
 
 MODEL_HELP = ("The model: a checkpoint path or URL, runs:/RUN_ID/checkpoints/best.pth, models:/NAME@ALIAS "
               "or models:/m-ID (MLflow's tracking URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
-model_config_opt = click.option("--config", help="Build the model from this config instead of the one the checkpoint carries.")
+model_config_opt = click.option("--config", help="Build the model from this config instead of the one the checkpoint "
+                                "carries (needed for MMPose's files, which carry none).")
 
 
 @cli.command()

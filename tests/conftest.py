@@ -261,3 +261,100 @@ def _interrupt_cli(args: list[str], cwd: Path, env: dict, until: str, sig: int, 
     output = "".join(lines)
     assert signalled, f"mlpose {' '.join(args[:2])} ended (rc {proc.returncode}) before {until!r} + ready:\n{output[-3000:]}"
     return proc.returncode, output
+
+
+# ---- model-zoo checkpoint files, written as MMPose/MMEngine write them (issue 21)
+# A stand-in `mmengine` package on a subprocess's path lets the files name MMEngine's classes exactly
+# as real ones do (HistoryBuffer pickles its statistics methods through getattr), without mmengine.
+_FAKE_MMENGINE = {
+    "mmengine/__init__.py": "",
+    "mmengine/logging/__init__.py": "",
+    "mmengine/logging/history_buffer.py": (
+        "import numpy as np\n\n\nclass HistoryBuffer:\n"
+        "    def __init__(self, values):\n"
+        "        self.max_length = 1000000\n"
+        "        self._log_history = np.asarray(values, dtype=np.float64)\n"
+        "        self._statistics_methods = {'min': HistoryBuffer.min, 'mean': HistoryBuffer.mean}\n\n"
+        "    def min(self):\n        return self._log_history.min()\n\n"
+        "    def mean(self):\n        return self._log_history.mean()\n"),
+    "mmengine/config/__init__.py": "class ConfigDict(dict):\n    pass\n",
+    "mmengine/evil.py": (  # what an inert stand-in must never run
+        "import os\n\n\ndef run(cmd):\n    os.system(cmd)\n\n\nclass Trap:\n"
+        "    def __init__(self, cmd):\n        self.cmd = cmd\n\n"
+        "    def __reduce__(self):\n        return (run, (self.cmd,))\n"),
+}
+_ZOO_WRITER = """
+import pickle, sys
+import numpy as np, torch
+from mmengine.config import ConfigDict
+from mmengine.evil import Trap
+from mmengine.logging.history_buffer import HistoryBuffer
+
+for spec in pickle.load(open(sys.argv[1], "rb")):
+    weights, kind = spec["weights"], spec["kind"]
+    meta = {"mmengine_version": "0.10.7", "time": "20240101_000000", "epoch": 210, "seed": np.int64(0),
+            **({"dataset_meta": spec["dataset_meta"]} if spec.get("dataset_meta") else {})}
+    if kind == "mmpose0x":
+        weights = {("keypoint_" + k if k.startswith("head.") else k): v for k, v in weights.items()}
+    ckpt = {"meta": meta, "state_dict": weights}
+    if kind == "mmengine":
+        ckpt.update(message_hub={"log_scalars": {"train/loss": HistoryBuffer([0.5, 0.25])},
+                                 "runtime_info": {"iter": 7, "eta": np.float64(0.0)}, "resumed_keys": {"iter": True}},
+                    optimizer={"state": {}, "param_groups": [{"lr": 0.001, "params": list(range(len(weights)))}]},
+                    param_schedulers=[{"start_factor": 0.001, "last_step": 7, "by_epoch": False}])
+        if spec.get("raw") is not None:  # EMAHook's swap: state_dict holds the averages, these the raw weights
+            ckpt["ema_state_dict"] = {**{"module." + k: v for k, v in spec["raw"].items()}, "steps": torch.tensor(7)}
+    if kind == "trap":
+        ckpt["meta"]["trap"] = Trap(spec["cmd"])
+    if kind == "configdict":
+        ckpt["meta"]["cfg"] = ConfigDict(lr=0.1)
+    torch.save(ckpt, spec["out"], _use_new_zipfile_serialization=kind == "mmengine")
+"""
+
+
+def mmpose_dataset_meta(metainfo: dict, name: str | None = None) -> dict:
+    """mlpose's parsed ``metainfo`` in the form MMPose keeps in ``meta.dataset_meta`` (numpy arrays)."""
+    import numpy as np
+
+    return dict(dataset_name=name or metainfo["dataset_name"], num_keypoints=metainfo["num_keypoints"],
+                keypoint_id2name=dict(enumerate(metainfo["keypoint_names"])),
+                keypoint_name2id=dict(metainfo["keypoint_name2id"]), upper_body_ids=list(metainfo["upper_body_ids"]),
+                lower_body_ids=list(metainfo["lower_body_ids"]), flip_indices=list(metainfo["flip_indices"]),
+                flip_pairs=[tuple(p) for p in metainfo["flip_pairs"]],
+                keypoint_colors=np.asarray(metainfo["keypoint_colors"], np.uint8),
+                num_skeleton_links=len(metainfo["skeleton"]), skeleton_links=[tuple(s) for s in metainfo["skeleton"]],
+                skeleton_link_colors=np.asarray(metainfo["skeleton_colors"], np.uint8),
+                dataset_keypoint_weights=np.asarray(metainfo["joint_weights"], np.float32),
+                sigmas=np.asarray(metainfo["sigmas"], np.float32))
+
+
+@pytest.fixture(scope="session")
+def mmpose_meta():
+    """``mmpose_meta(metainfo, name=None)``: see :func:`mmpose_dataset_meta`."""
+    return mmpose_dataset_meta
+
+
+@pytest.fixture(scope="session")
+def zoo_files(tmp_path_factory):
+    """``zoo_files(folder, [dict(kind, weights, raw=None, dataset_meta=None, cmd=None), ...])`` writes one file
+    per spec into ``folder`` as ``KIND.pth`` and returns their paths. Kinds: ``mmpose`` (a published file:
+    meta + state_dict, legacy serialization), ``mmengine`` (a training checkpoint: message_hub, optimizer,
+    param_schedulers, ``ema_state_dict`` when ``raw`` is given), ``mmpose0x`` (``keypoint_head.*``),
+    ``trap`` (meta holds an object whose unpickling would run ``cmd`` through mmengine code),
+    ``configdict`` (meta holds an MMEngine ``ConfigDict``, a dict subclass)."""
+    import pickle
+
+    fake = tmp_path_factory.mktemp("fake-mmengine")
+    for name, text in _FAKE_MMENGINE.items():
+        (fake / name).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name).write_text(text)
+
+    def write(folder: Path, specs: list[dict]) -> list[Path]:
+        specs = [{**spec, "out": str(folder / f"{spec['kind']}.pth")} for spec in specs]
+        (folder / "specs.pkl").write_bytes(pickle.dumps(specs))
+        subprocess.run([sys.executable, "-c", _ZOO_WRITER, str(folder / "specs.pkl")], check=True,
+                       env={**os.environ, "PYTHONPATH": str(fake), "OMP_NUM_THREADS": "1"})
+        (folder / "specs.pkl").unlink()
+        return [Path(spec["out"]) for spec in specs]
+
+    return write

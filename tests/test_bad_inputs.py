@@ -354,3 +354,19 @@ def test_the_served_model_names_the_row_and_field_and_never_sends_a_trace(body, 
         assert expected in answer["message"] and answer["error_code"] == "INVALID_PARAMETER_VALUE"
     else:
         assert [len(p["poses"]) for p in answer["predictions"]] == expected
+
+
+# ---- issue 20/21: checkpoint files
+@pytest.mark.parametrize("kind", ["json", "folder"])
+def test_load_from_a_json_file_or_a_folder_is_one_line(kind, run_cli, tmp_path):
+    path = tmp_path / ("results.json" if kind == "json" else "work_dirs")
+    if kind == "json":
+        path.write_text(json.dumps({"coco/AP": 0.7}))
+    else:
+        path.mkdir()
+        (path / "epoch_3.pth").write_bytes(b"")
+    line = error_line(run_cli(["train", "tiny", "--cfg-options", f"load_from={path}"], tmp_path, check=False))
+    assert line == {"json": f"error: load_from: checkpoint '{path}' is a JSON file, not a PyTorch checkpoint; give a "
+                            ".pth file written by torch.save (mlpose, MMPose or MMEngine)",
+                    "folder": f"error: load_from: checkpoint '{path}' is a folder, not a file; name the checkpoint "
+                              "file in it (it holds epoch_3.pth)"}[kind]

@@ -143,3 +143,40 @@ def parse_metainfo(info: dict, source: str = "metainfo") -> dict:
         upper_body_ids=[i for i in range(k) if by_id[i].get("type") == "upper"],
         lower_body_ids=[i for i in range(k) if by_id[i].get("type") == "lower"],
     )
+
+
+def dataset_info_from_meta(meta: dict, source: str) -> dict:
+    """The ``dataset_info`` dict that MMPose's parsed ``dataset_meta`` (as stored in the ``meta``
+    of its checkpoints: ``keypoint_id2name``, ``flip_indices``, ``skeleton_links``, colour arrays,
+    ``dataset_keypoint_weights``, ``sigmas``) was parsed from; :func:`parse_metainfo` reads it.
+
+    Raises:
+        ConfigError: a ``dataset_meta`` without the keys above, or with lengths that disagree.
+    """
+    needed = ("dataset_name", "num_keypoints", "keypoint_id2name", "flip_indices", "sigmas")
+    lacking = [key for key in needed if key not in meta]
+    if lacking:
+        raise ConfigError(f"{source}: meta.dataset_meta lacks {', '.join(lacking)}; give a config whose dataset "
+                          "has the keypoint layout (metainfo=dict(from_file=...))")
+    k = int(meta["num_keypoints"])
+    names = {int(i): str(n) for i, n in meta["keypoint_id2name"].items()}
+    flips = [int(j) for j in meta["flip_indices"]]
+    if sorted(names) != list(range(k)) or len(flips) != k or not all(0 <= j < k for j in flips):
+        raise ConfigError(f"{source}: meta.dataset_meta has {k} keypoints but {len(names)} names and "
+                          f"{len(flips)} flip indices; give a config whose dataset has the keypoint layout")
+    try:
+        upper, lower = set(meta.get("upper_body_ids", ())), set(meta.get("lower_body_ids", ()))
+        colors = np.asarray(meta.get("keypoint_colors", [[255, 128, 0]] * k)).reshape(k, 3).tolist()
+        keypoint_info = {i: dict(name=names[i], id=i, color=colors[i],
+                                 type="upper" if i in upper else "lower" if i in lower else "",
+                                 swap=names[flips[i]] if flips[i] != i else "") for i in range(k)}
+        links = [tuple(int(j) for j in link) for link in meta.get("skeleton_links", ())]
+        link_colors = np.asarray(meta.get("skeleton_link_colors", [[96, 96, 255]] * len(links))).reshape(-1, 3)
+        skeleton_info = {i: dict(link=(names[a], names[b]), id=i, color=link_colors[i].tolist())
+                         for i, (a, b) in enumerate(links)}
+        return dict(dataset_name=str(meta["dataset_name"]), keypoint_info=keypoint_info, skeleton_info=skeleton_info,
+                    joint_weights=np.asarray(meta.get("dataset_keypoint_weights", [1.0] * k), np.float32).tolist(),
+                    sigmas=np.asarray(meta["sigmas"], np.float32).reshape(k).tolist())
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: meta.dataset_meta is inconsistent ({type(exc).__name__}: {exc}); give a config "
+                          "whose dataset has the keypoint layout") from None

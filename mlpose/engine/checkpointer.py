@@ -24,6 +24,7 @@ from mlpose.errors import ConfigError
 from mlpose.evaluation.names import mlflow_key
 from mlpose.runtime import dist
 from mlpose.runtime.checkpoint_io import load_checkpoint
+from mlpose.runtime.foreign import describe as describe_file, model_weights
 from mlpose.runtime.dist import unwrap_model
 from mlpose.runtime.randomness import capture_rng_state, restore_rng_state
 
@@ -65,16 +66,17 @@ class RngState:
         restore_rng_state(state)
 
 
-def load_weights(model: nn.Module, path: str) -> dict:
-    """Load model weights from the checkpoint file ``path`` (``model``/``state_dict`` nesting
-    accepted, as MMEngine writes them); returns the whole checkpoint dict.
+def load_weights(model: nn.Module, path: str, ema: bool = True) -> dict:
+    """Load model weights from the checkpoint file ``path``: mlpose's, or a model-zoo file
+    (MMPose 1.x/0.x, MMEngine training checkpoint; see :func:`mlpose.runtime.foreign.model_weights`,
+    ``ema`` included); returns the whole checkpoint dict.
 
     Raises:
-        ConfigError: unreadable file, or weights that do not fit the model (names the file).
+        ConfigError: unreadable or refused file, or weights that do not fit the model (names the file).
     """
     ckpt = load_checkpoint(path, map_location="cpu")
     try:
-        ModelState(model).load_state_dict(ckpt.get("model") or ckpt.get("state_dict") or ckpt)
+        ModelState(model).load_state_dict(model_weights(ckpt, ema=ema))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return ckpt
@@ -107,6 +109,10 @@ class Checkpointer:
             ConfigError: an unreadable file, weights that do not fit, or a missing entry.
         """
         ckpt = load_checkpoint(path, map_location="cpu")
+        if "model" not in ckpt and "state_dict" in ckpt:  # MMEngine/MMPose: its training state is not ours
+            raise ConfigError(f"{path} is {describe_file(ckpt)}, so mlpose cannot continue its training; start a "
+                              f"new run from its weights instead: --cfg-options load_from={path} (without --resume "
+                              "or resume=True)")
         if "ema" in ckpt and "ema" not in self.table:  # its model is the average; training goes on from the raw weights
             logger.warning(f"{path} was trained with EMAHook and this config has none: resuming from its raw weights")
             ckpt = {**ckpt, "model": ckpt["ema"]["raw"]}

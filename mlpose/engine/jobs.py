@@ -19,8 +19,8 @@ from mlpose.engine.loop import Interrupted, evaluate, fit
 from mlpose.engine.options import TestOptions, TrainOptions
 from mlpose.engine.parts import TrainParts
 from mlpose.errors import ConfigError
-from mlpose.runtime import dist
-from mlpose.runtime.checkpoint_io import load_checkpoint
+from mlpose.runtime import dist, hub
+from mlpose.runtime.checkpoint_io import check_checkpoint_file, load_checkpoint
 from mlpose.runtime.launch import shutdown
 from mlpose.runtime.user_files import check_outputs, write_output
 from mlpose.tracking.base import BaseTracker, NullTracker
@@ -94,10 +94,23 @@ def _resolve(uri: str, cfg):
     return resolve_checkpoint(uri, tracking_uri=resolve_tracking_uri(cfg))
 
 
+def check_load_from(ref: str | None) -> None:
+    """A wrong ``load_from`` stops the job before anything is built or tracked: a local file must
+    be a torch checkpoint, a model-zoo name or URL well formed (it is downloaded when used)."""
+    try:
+        if ref and hub.is_remote(ref):
+            hub.resolve_url(ref)
+        elif ref and ":/" not in ref:  # runs:/, models:/ and MLflow's artifact schemes are resolved later
+            check_checkpoint_file(ref)
+    except ConfigError as exc:
+        raise ConfigError(f"load_from: {exc}") from None
+
+
 def train(config: str, opts: TrainOptions) -> dict:
     """Train ``config``; returns ``dict(run_id, work_dir, metrics, best_checkpoint)``."""
     cfg = load_config(config, opts.cfg_options, strict=opts.strict or None)
     restore_secrets(cfg)  # a resumed run's logged config holds *** for its secrets
+    check_load_from(cfg.get("load_from"))
     if opts.config_name:
         object.__setattr__(cfg, "name", opts.config_name)
     ctx = setup_run(cfg, opts.work_dir, opts.launcher, opts.amp)

@@ -26,11 +26,12 @@ from torch import nn
 from mlpose.config import Config, config_from_text, load_config
 from mlpose.datasets import pose_collate
 from mlpose.datasets.coco import build_pipeline, item_metainfo, run_pipeline
-from mlpose.datasets.metainfo import load_metainfo
+from mlpose.datasets.metainfo import dataset_info_from_meta, load_metainfo, parse_metainfo
 from mlpose.errors import ConfigError
 from mlpose.models.weight_fit import weight_mismatch
 from mlpose.registry import DATASETS, MODELS, build
 from mlpose.runtime.checkpoint_io import load_checkpoint
+from mlpose.runtime.foreign import dataset_meta, describe, model_weights
 
 
 #: The parts of a checkpoint's config that inference uses (the rest may come from another version).
@@ -118,13 +119,17 @@ class PosePredictor:
                         device: str | None = None, amp: bool = False) -> "PosePredictor":
         """Build the checkpoint's model from the config it carries (or ``config``) and load it.
 
+        Model-zoo files (MMPose 1.x/0.x, MMEngine training checkpoints) carry no mlpose config and
+        need ``config``; their ``meta.dataset_meta`` gives the keypoint layout when the config's
+        test dataset names none (see :func:`test_layout`).
+
         Raises:
             ConfigError: unreadable checkpoint, no config to build from, weights that do not fit.
         """
         ckpt = load_checkpoint(path)
         cfg = checkpoint_config(ckpt, path, config, cfg_options)
         model = build(cfg.model, MODELS, "model")
-        state = ckpt.get("model") or ckpt.get("state_dict") or ckpt
+        state = model_weights(ckpt)
         problem = weight_mismatch(model.state_dict(), state)
         if problem:
             raise ConfigError(f"{path}: the weights do not fit the config's model ({problem}); "
@@ -134,7 +139,7 @@ class PosePredictor:
         choice = (cfg.get("env_cfg") or {}).get("channels_last")
         if choice or (choice is None and device.type == "cpu"):  # as training: NHWC is faster on CPUs
             model = model.to(memory_format=torch.channels_last)
-        pipeline, metainfo = test_layout(cfg)
+        pipeline, metainfo = test_layout(cfg, dataset_meta(ckpt), path)
         return cls(model, pipeline, metainfo, device, amp, cfg)
 
     @property
@@ -197,18 +202,20 @@ def checkpoint_config(ckpt: dict, path: str, config: str | None, cfg_options: li
         return load_config(config, cfg_options)
     text = ckpt.get("config")
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{path}: this checkpoint carries no config (not written by mlpose train?); "
-                          "give the config it was trained with (--config CONFIG)")
+        raise ConfigError(f"{path}: this checkpoint ({describe(ckpt)}) carries no config; give the config it was "
+                          "trained with (--config CONFIG; for MMPose's files, MMPose's .py config file)")
     name = (ckpt.get("meta") or {}).get("config_name") or "checkpoint"
     return config_from_text(text, name, cfg_options, source=f"{path} (its config)", keys=INFERENCE_KEYS)
 
 
-def test_layout(cfg: Config) -> tuple[list, dict]:
+def test_layout(cfg: Config, checkpoint_meta: dict | None = None, source: str = "checkpoint") -> tuple[list, dict]:
     """``(transforms, metainfo)`` of the config's test dataset (else its validation dataset).
 
     Only the dataset's own ``pipeline`` is used (a CombinedDataset's is the shared test pipeline;
-    its parts' pipelines convert annotations). Its ``metainfo`` is read without the annotation
-    files, which an inference machine need not have.
+    its parts' pipelines convert annotations). The metainfo is the dataset's ``metainfo`` when the
+    config sets one, else ``checkpoint_meta`` (an MMPose checkpoint's ``meta.dataset_meta``, as
+    MMPose's ``init_model`` uses it; ``source`` names the file in errors), else the dataset type's
+    default; read without the annotation files, which an inference machine need not have.
     """
     key = "test_dataloader" if cfg.get("test_dataloader") else "val_dataloader"
     dataset = dict(((cfg.get(key) or {}).get("dataset")) or {})
@@ -218,6 +225,8 @@ def test_layout(cfg: Config) -> tuple[list, dict]:
     pipeline = build_pipeline(dataset["pipeline"], f"{key}.dataset.pipeline")
     if dataset.get("metainfo") is not None:
         metainfo = load_metainfo(dataset["metainfo"], "")
+    elif checkpoint_meta:
+        metainfo = parse_metainfo(dataset_info_from_meta(checkpoint_meta, source), f"{source} (meta.dataset_meta)")
     else:  # the dataset type's default layout: built lazily, so no annotation file is read
         metainfo = build({**dataset, "pipeline": [], "lazy_init": True}, DATASETS, f"{key}.dataset").metainfo
     return pipeline, metainfo

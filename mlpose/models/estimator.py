@@ -40,8 +40,9 @@ class TopdownPoseEstimator(nn.Module):
             ``output_keypoint_indices=None`` (the keypoints predictions keep, in this order: a
             model trained on a merged layout evaluated on one dataset's) and the head's
             ``test_cfg_defaults`` (``HeatmapHead``: ``flip_mode='heatmap'``, ``shift_heatmap=True``).
-        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` for the
-            whole model, applied by :meth:`init_weights` after the submodules' own.
+        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH_OR_URL, prefix=None)`` for
+            the whole model (see :mod:`mlpose.models.init`), applied by :meth:`init_weights` after
+            the submodules' own.
         metainfo: dataset metainfo; its ``flip_indices`` are used when a meta lacks them.
     """
 

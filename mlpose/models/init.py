@@ -1,32 +1,41 @@
-"""Weight initialisation and loading pretrained weights from local checkpoint files.
+"""Weight initialisation and pretrained weights: ``init_cfg`` as MMEngine reads it.
 
-``init_cfg=dict(type='Pretrained', checkpoint=PATH, prefix=None)`` is the only ``init_cfg`` form
-mlpose models accept. Nothing is downloaded: ``torchvision://...``, ``open-mmlab://...`` and
-http(s) URLs raise a :class:`ConfigError` asking for a local path.
+An ``init_cfg`` is one entry or a list of entries, applied by the component's ``init_weights``
+(a fresh run only; never for ``test``, ``infer``, ``export``, ``--resume``):
 
-Accepted checkpoint layouts (``torch.load``-able files):
+- ``dict(type='Pretrained', checkpoint=REF, prefix=None)``: weights from ``REF``, a local file or
+  a ``torchvision://``, ``open-mmlab://``, ``mmcls://`` name or http(s) URL (downloaded once into
+  torch's hub cache, see :mod:`mlpose.runtime.hub`); the reference is checked when the component
+  is built, the file is read only by ``init_weights``. ``prefix`` keeps the keys under it
+  (``'backbone'`` and ``'backbone.'`` alike, as MMEngine), stripped. ``map_location`` is accepted
+  and unused (weights are read onto the CPU and copied into the module).
+- ``Kaiming``, ``Xavier``, ``Normal``, ``TruncNormal``, ``Uniform``, ``Constant`` with ``layer``:
+  MMEngine's initialisers (:mod:`mlpose.models.init_types`), applied before any ``Pretrained``.
 
-- a torchvision ResNet state dict (``conv1.weight``, ``bn1.*``, ``layer1..4.*``, ``fc.*``);
-- an MMPose/MMEngine or mlpose checkpoint: the weights nested under ``state_dict`` or ``model``,
-  keys prefixed with the submodule name (``backbone.``, ``head.``);
-- a plain state dict whose keys match the module.
+Accepted checkpoint layouts (:func:`mlpose.runtime.foreign.model_weights`): torchvision state
+dicts (``fc.*`` dropped), mlpose, MMPose 1.x/0.x and MMEngine files (``mmcls://`` files keep their
+``backbone.*`` keys, as MMEngine processes them), plain state dicts. Keys the module lacks are
+skipped with one logged line (as MMEngine, whose ImageNet files carry classifier heads); a
+missing key or a shape that differs is an error.
 """
 from __future__ import annotations
 
 import logging
 import os
-import pickle
-from typing import Iterable
+from typing import Callable, Iterable
 
-import torch
 from torch import nn
 
 from mlpose.errors import ConfigError
+from mlpose.models.init_types import INIT_TYPES, apply_init_type, check_init_type
+from mlpose.runtime import hub
+from mlpose.runtime.checkpoint_io import load_checkpoint
+from mlpose.runtime.foreign import model_weights
 
 logger = logging.getLogger(__name__)
 
-_URL_SCHEMES = ("torchvision://", "open-mmlab://", "mmcls://", "http://", "https://", "s3://")
 _MAX_LISTED = 5
+_PRETRAINED_KEYS = {"type", "checkpoint", "prefix", "map_location"}
 
 
 def kaiming_init(module: nn.Module) -> None:
@@ -50,62 +59,68 @@ def constant_init(module: nn.Module, val: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-def check_init_cfg(init_cfg: dict | None, owner: str) -> dict | None:
-    """Validate an ``init_cfg`` at build time so a bad one fails before training starts.
+def check_init_cfg(init_cfg: dict | list | None, owner: str) -> dict | list | None:
+    """Validate an ``init_cfg`` when its component is built, so a bad one fails before training
+    starts and before anything is downloaded.
 
     Args:
-        init_cfg: ``None`` or ``dict(type='Pretrained', checkpoint=PATH, prefix=None)``.
+        init_cfg: ``None``, one entry or a list of entries (see the module docstring).
         owner: name used in error messages (e.g. ``'ResNet'``).
 
     Returns:
-        A copy of ``init_cfg`` (or ``None``).
+        A copy of ``init_cfg`` (or ``None``), of the same shape.
     """
     if init_cfg is None:
         return None
-    if not isinstance(init_cfg, dict) or init_cfg.get("type") != "Pretrained":
-        raise ConfigError(
-            f"{owner}.init_cfg={init_cfg!r}: only dict(type='Pretrained', checkpoint=PATH) is "
-            "supported; built-in initialisation is applied automatically"
-        )
-    unknown = set(init_cfg) - {"type", "checkpoint", "prefix"}
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    checked = [_check_entry(entry, f"{owner}.init_cfg" + (f"[{i}]" if entries is init_cfg else ""))
+               for i, entry in enumerate(entries)]
+    return checked if isinstance(init_cfg, (list, tuple)) else checked[0]
+
+
+def _check_entry(entry, where: str) -> dict:
+    kinds = ", ".join(["Pretrained", *INIT_TYPES])
+    if not isinstance(entry, dict) or entry.get("type") not in ("Pretrained", *INIT_TYPES):
+        raise ConfigError(f"{where}={entry!r}: expected dict(type=T, ...) with T one of {kinds}")
+    if entry["type"] != "Pretrained":
+        return check_init_type(entry, where)
+    unknown = set(entry) - _PRETRAINED_KEYS
     if unknown:
-        raise ConfigError(
-            f"{owner}.init_cfg: unknown keys {sorted(unknown)}; accepted: checkpoint, prefix"
-        )
-    ckpt = init_cfg.get("checkpoint")
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; accepted: checkpoint, prefix, map_location")
+    ckpt = entry.get("checkpoint")
     if not isinstance(ckpt, (str, os.PathLike)) or not str(ckpt):
-        raise ConfigError(f"{owner}.init_cfg.checkpoint must be a local file path, got {ckpt!r}")
-    if str(ckpt).startswith(_URL_SCHEMES):
-        raise ConfigError(
-            f"{owner}.init_cfg.checkpoint={str(ckpt)!r}: nothing can be downloaded here; "
-            "download the file elsewhere and pass its local path"
-        )
-    return dict(init_cfg)
+        raise ConfigError(f"{where}.checkpoint must be a file path or URL, got {ckpt!r}")
+    ckpt = os.fspath(ckpt)
+    if hub.is_remote(ckpt):
+        try:
+            hub.resolve_url(ckpt)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.checkpoint: {exc}") from None
+    elif "://" in ckpt:
+        raise ConfigError(f"{where}.checkpoint={ckpt!r}: the scheme is not one mlpose downloads from; give a local "
+                          f"path, an http(s) URL or {', '.join(hub.TABLES)}NAME")
+    prefix = entry.get("prefix")
+    if prefix is not None and (not isinstance(prefix, str) or not prefix.strip(".")):
+        raise ConfigError(f"{where}.prefix={prefix!r} must name a submodule, e.g. 'backbone.'")
+    return {**entry, "checkpoint": ckpt}
 
 
-def load_checkpoint_file(path: str | os.PathLike) -> dict:
-    """``torch.load`` a checkpoint onto the CPU.
+def load_checkpoint_file(ref: str | os.PathLike) -> dict:
+    """The checkpoint ``ref`` names (a local file, or a name/URL fetched into torch's hub cache),
+    read safely onto the CPU (see :func:`mlpose.runtime.checkpoint_io.load_checkpoint`).
 
-    Tries the safe ``weights_only`` loader first; MMEngine checkpoints carry Python objects in
-    their ``meta``/``message_hub`` entries, so a file the user named explicitly falls back to a
-    full unpickle (with a warning).
+    ``mmcls://`` files keep only their ``backbone.*`` weights, stripped, as MMEngine's scheme does.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError(f"init_cfg.checkpoint {path!r} does not exist; pass a local file path")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        logger.warning("%s holds non-tensor Python objects; loading it with full unpickling", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def _unnest(ckpt: dict) -> dict:
-    """The flat ``name -> tensor`` mapping inside an MMEngine/mlpose/plain checkpoint."""
-    for key in ("state_dict", "model"):
-        if isinstance(ckpt.get(key), dict):
-            return ckpt[key]
-    return ckpt
+    ref = os.fspath(ref)
+    if hub.is_remote(ref):
+        ckpt = load_checkpoint(hub.fetch(ref))
+        if ref.startswith("mmcls://"):
+            ckpt = {"state_dict": {k[len("backbone."):]: v for k, v in model_weights(ckpt).items()
+                                   if k.startswith("backbone.")}}
+        return ckpt
+    if not os.path.exists(ref):
+        raise ConfigError(f"init_cfg.checkpoint {ref!r} does not exist; pass a local file path or a URL")
+    return load_checkpoint(ref)
 
 
 def _strip(state: dict, prefix: str) -> dict:
@@ -121,8 +136,9 @@ def select_state_dict(
     """Pick the part of a checkpoint meant for one module and strip its key prefix.
 
     Args:
-        ckpt: the loaded checkpoint (nested or flat).
-        prefix: keep only keys starting with it and strip it (``'backbone.'``); ``None`` = auto.
+        ckpt: the loaded checkpoint, any layout :func:`mlpose.runtime.foreign.model_weights` reads.
+        prefix: keep only keys starting with it and strip it (``'backbone'`` or ``'backbone.'``);
+            ``None`` = auto.
         auto_prefix: with ``prefix=None``, the prefix used when any key carries it (so a full
             pose-model checkpoint can initialise just the backbone).
         drop_prefixes: with ``prefix=None`` and no ``auto_prefix`` match, keys to drop (the
@@ -131,11 +147,9 @@ def select_state_dict(
     Returns:
         A flat state dict with the module's own key names.
     """
-    state = _unnest(ckpt)
-    if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
-        state = _strip(state, "module.")
+    state = model_weights(ckpt)
     if prefix:
-        return _strip(state, prefix)
+        return _strip(state, prefix.rstrip(".") + ".")
     if auto_prefix and any(k.startswith(auto_prefix) for k in state):
         return _strip(state, auto_prefix)
     drop = tuple(drop_prefixes)
@@ -148,12 +162,13 @@ def _listed(keys: list[str]) -> str:
 
 
 def load_state_strict(module: nn.Module, state: dict, source: str) -> None:
-    """Copy ``state`` into ``module``; any missing/unexpected key or shape mismatch is an error.
+    """Copy ``state`` into ``module``: every module tensor must be there with its shape; keys the
+    module lacks are skipped with one logged line (ImageNet files carry classifier heads).
 
     BatchNorm ``num_batches_tracked`` counters may be absent (old torchvision files lack them).
 
     Raises:
-        ConfigError: naming the first few offending keys and ``source``.
+        ConfigError: naming the first few missing, mismatched (and unexpected) keys and ``source``.
     """
     own = module.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
@@ -170,29 +185,50 @@ def load_state_strict(module: nn.Module, state: dict, source: str) -> None:
         problems.append(f"unexpected keys: {_listed(unexpected)}")
     if mismatched:
         problems.append(f"shape mismatch: {_listed(mismatched)}")
-    if problems:
+    if missing or mismatched:
         raise ConfigError(
             f"{source}: does not fit {type(module).__name__} ({'; '.join(problems)}); "
             "check the architecture settings (depth, base_channels) or init_cfg.prefix"
         )
-    module.load_state_dict(state, strict=False)
+    if unexpected:
+        logger.warning("%s: %d keys that %s does not have were skipped (%s)", source, len(unexpected),
+                       type(module).__name__, _listed(unexpected))
+    module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
 
 
 def load_pretrained(
     module: nn.Module,
-    init_cfg: dict,
+    init_cfg: dict | list,
     auto_prefix: str | None = None,
     drop_prefixes: Iterable[str] = (),
+    adapt: Callable[[dict], None] | None = None,
 ) -> None:
-    """Load ``init_cfg['checkpoint']`` into ``module`` (see :func:`select_state_dict`)."""
-    init_cfg = check_init_cfg(init_cfg, type(module).__name__)
-    path = os.fspath(init_cfg["checkpoint"])
-    ckpt = load_checkpoint_file(path)
-    if not isinstance(ckpt, dict):
-        raise ConfigError(f"checkpoint {path!r} holds a {type(ckpt).__name__}, not a state dict")
-    prefix = init_cfg.get("prefix")
+    """Apply ``init_cfg`` to ``module``: its initialisers in order, then its ``Pretrained``
+    checkpoints (see :func:`select_state_dict` for ``auto_prefix`` and ``drop_prefixes``).
+
+    Args:
+        adapt: called with each selected state dict before it is loaded, to fit its tensors to
+            the module in place (e.g. a ViT resizing a checkpoint's position embedding).
+    """
+    entries = check_init_cfg(init_cfg, type(module).__name__)
+    entries = entries if isinstance(entries, list) else [entries]
+    for entry in entries:
+        if entry["type"] != "Pretrained":
+            apply_init_type(module, entry)
+    for entry in entries:
+        if entry["type"] == "Pretrained":
+            _load_one(module, entry, auto_prefix, drop_prefixes, adapt)
+
+
+def _load_one(module: nn.Module, entry: dict, auto_prefix: str | None, drop_prefixes: Iterable[str],
+              adapt: Callable[[dict], None] | None) -> None:
+    ref = entry["checkpoint"]
+    ckpt = load_checkpoint_file(ref)
+    prefix = entry.get("prefix")
     state = select_state_dict(ckpt, prefix, auto_prefix, drop_prefixes)
     if prefix and not state:
-        raise ConfigError(f"checkpoint {path!r}: no key starts with init_cfg.prefix={prefix!r}")
-    load_state_strict(module, state, f"checkpoint {path!r}")
-    logger.info("loaded %d tensors into %s from %s", len(state), type(module).__name__, path)
+        raise ConfigError(f"checkpoint {ref!r}: no key starts with init_cfg.prefix={prefix!r}")
+    if adapt is not None:
+        adapt(state)
+    load_state_strict(module, state, f"checkpoint {ref!r}")
+    logger.info("loaded %d tensors into %s from %s", len(state), type(module).__name__, ref)

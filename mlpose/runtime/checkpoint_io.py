@@ -1,8 +1,10 @@
 """Checkpoint files on disk: atomic writes and safe loads.
 
 A checkpoint is one dict of plain types (tensors, numbers, strings, lists, dicts) so it loads
-with ``torch.load(weights_only=True)``. Every write goes to a temporary file in the target's
-folder and is renamed over the target, so a crash leaves the previous file or the new one.
+with ``torch.load(weights_only=True)``; files written elsewhere load through
+:mod:`mlpose.runtime.foreign` (numpy and inert OpenMMLab objects too, nothing else). Every write
+goes to a temporary file in the target's folder and is renamed over the target, so a crash leaves
+the previous file or the new one.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 
 from mlpose.errors import ConfigError, DiskFullError, first_line
 from mlpose.runtime.disk import disk_full_message, is_disk_full
+from mlpose.runtime.foreign import safe_load
 
 TMP_SUFFIX = ".tmp"  # suffix of the hidden temporary files of unfinished writes
 
@@ -77,36 +80,70 @@ def _write_atomic(path: str | os.PathLike, write: Callable, binary: bool, size: 
     return str(path)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
-    """Load a checkpoint dict.
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
+    """Load a checkpoint dict: mlpose's own, or a model-zoo file (MMPose, MMEngine, torchvision).
+
+    Only tensors, plain values, numpy arrays and inert stand-ins of OpenMMLab objects are read
+    (see :mod:`mlpose.runtime.foreign`); a file that refers to anything else is refused unrun.
 
     Args:
         path: the ``.pth`` file.
         map_location: passed to ``torch.load`` (default: tensors on the CPU).
-        weights_only: restrict unpickling to tensors and plain types (safe for untrusted
-            files). Pass False only for trusted files holding other objects (e.g. some
-            checkpoints written by MMEngine).
 
     Raises:
-        ConfigError: when the file is missing, truncated/corrupt, or not loadable with
-            ``weights_only`` (the message names the file).
+        ConfigError: one line naming the file when it is missing, a folder, not a torch file
+            (e.g. JSON), truncated/corrupt, refers to a refused global, or holds no dict.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint {str(path)!r} does not exist; check the path (or --resume without a path)")
+    check_checkpoint_file(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=weights_only)
+        state = safe_load(path, map_location)
+    except ConfigError:
+        raise
     except Exception as exc:  # torch raises many types for bad files (zip, pickle, EOF, ...)
-        first = first_line(exc)
-        if weights_only and "weights only" in str(exc).lower():
-            raise ConfigError(
-                f"checkpoint {str(path)!r} holds objects that weights_only loading refuses ({first}); "
-                "load it with weights_only=False only if you trust the file"
-            ) from exc
-        raise ConfigError(f"checkpoint {str(path)!r} is unreadable (truncated or not a torch file): {first}") from exc
+        raise ConfigError(f"checkpoint {str(path)!r} is unreadable (truncated or not a torch file): "
+                          f"{first_line(exc)}") from exc
     if not isinstance(state, dict):
         raise ConfigError(f"checkpoint {str(path)!r} holds a {type(state).__name__}, expected a dict")
     return state
+
+
+def check_checkpoint_file(path: str | os.PathLike) -> None:
+    """Fail with one line unless ``path`` is a file that can be a torch checkpoint (cheap: reads
+    64 bytes), so a wrong ``load_from`` stops a job before anything is built.
+
+    Raises:
+        ConfigError: ``path`` is missing, a folder, or not a torch file (e.g. JSON or other text).
+    """
+    path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.pth"))[:3]
+        raise ConfigError(f"checkpoint {str(path)!r} is a folder, not a file; name the checkpoint file in it"
+                          + (f" (it holds {', '.join(inside)})" if inside else ""))
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {str(path)!r} does not exist; check the path (or --resume without a path)")
+    kind = _not_torch(path)
+    if kind:
+        raise ConfigError(f"checkpoint {str(path)!r} is {kind}, not a PyTorch checkpoint; give a .pth file "
+                          "written by torch.save (mlpose, MMPose or MMEngine)")
+
+
+def _not_torch(path: Path) -> str | None:
+    """What the file is when it cannot be a torch checkpoint (zip archive or protocol-2 pickle)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return None
+    text = head.lstrip()
+    if not text:
+        return "an empty file"
+    if text[:1] in (b"{", b"["):
+        return "a JSON file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # binary: let torch say what is wrong with it
+    return "a text file"
 
 
 def save_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -10,11 +10,14 @@
   format; for models logged without either, a pickled PyTorch model is loaded and its
   ``state_dict`` saved);
 * ``mlflow-artifacts:/...`` and the other artifact schemes MLflow knows (``s3://``, ``gs://``...);
-* ``http(s)://`` URLs, downloaded once into the cache with a progress bar.
+* ``http(s)://`` URLs and ``torchvision://``, ``open-mmlab://``, ``mmcls://`` names, downloaded
+  once into torch's hub cache with a progress bar (:mod:`mlpose.runtime.hub`: the files torch and
+  MMEngine download and use, ``$TORCH_HOME/hub/checkpoints/<file name>``; ``cache_dir`` replaces
+  that folder when given).
 
-Downloads go to ``cache_dir``, else ``$MLPOSE_CACHE/checkpoints``, else
-``~/.cache/mlpose/checkpoints``. MLflow URIs are downloaded every time (``last.pth`` and
-aliases move); URLs are assumed immutable and reused from the cache.
+MLflow downloads go to ``cache_dir``, else ``$MLPOSE_CACHE/checkpoints``, else
+``~/.cache/mlpose/checkpoints``, every time (``last.pth`` and aliases move); URLs are assumed
+immutable and reused from the cache.
 
 A model's checkpoint (see :func:`mlpose.inference.pyfunc.save_pose_model`) holds the weights,
 the config, meta and train state and needs no model code to read, so
@@ -28,7 +31,6 @@ import os
 import re
 import shutil
 import tempfile
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -39,6 +41,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlpose.errors import ConfigError
+from mlpose.runtime import hub
 from mlpose.tracking.credentials import split_credentials
 from mlpose.tracking.redact import redact_text
 
@@ -79,14 +82,16 @@ def resolve_checkpoint(uri_or_path: str | os.PathLike, cache_dir: str | os.PathL
     shown = redact_text(ref)
     scheme = urllib.parse.urlsplit(ref).scheme if "://" in ref or ref.startswith(("runs:", "models:", "mlflow-artifacts:")) else ""
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    if hub.is_remote(ref):
+        return ResolvedCheckpoint(hub.fetch(ref, cache_dir, request=url_request), None)
     try:
         if scheme in ("", "file"):
             path = Path(urllib.parse.urlsplit(ref).path if scheme else ref).expanduser()
+            if path.is_dir():
+                raise ConfigError(f"checkpoint {shown!r} is a folder, not a file; name the checkpoint file in it")
             if not path.is_file():
                 raise ConfigError(f"checkpoint {shown!r} does not exist; give {_EXAMPLES}")
             return ResolvedCheckpoint(str(path.resolve()), None)
-        if scheme in ("http", "https"):
-            return ResolvedCheckpoint(_download_url(ref, cache), None)
         if scheme == "runs":
             return _from_run(ref, cache, tracking_uri)
         if scheme == "models":
@@ -189,39 +194,3 @@ def url_request(url: str) -> urllib.request.Request:
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     return request
-
-
-def _download_url(url: str, cache: Path) -> str:
-    """Download ``url`` once into ``cache/url/<hash>/<file name>`` with a progress bar."""
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
-
-    name = os.path.basename(urllib.parse.urlsplit(url).path) or "checkpoint.pth"
-    target = cache / "url" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
-    if target.is_file():
-        return str(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        response = urllib.request.urlopen(url_request(url), timeout=60)  # noqa: S310 - the user named this URL
-    except (urllib.error.URLError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(exc, urllib.error.HTTPError):
-            reason = f"HTTP {exc.code} {exc.reason}" + ("; check the user and password in the URL"
-                                                         if exc.code in (401, 403) else "")
-        raise ConfigError(f"checkpoint {redact_text(url)!r} cannot be downloaded: {redact_text(str(reason))[:200]}") from None
-    total = int(response.headers.get("Content-Length") or 0) or None
-    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=target.parent)
-    try:
-        with response, os.fdopen(fd, "wb") as out, Progress(
-                TextColumn(name), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                transient=True) as bar:
-            task = bar.add_task("download", total=total)
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                bar.advance(task, len(chunk))
-        os.replace(tmp, target)  # a killed download never leaves a file that looks complete
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return str(target)
-

@@ -104,3 +104,17 @@ def test_untracked_training_writes_no_mlflow_store(opts, tmp_path, monkeypatch):
     assert result["run_id"] is None and (tmp_path / "w" / "epoch_1.pth").is_file()
     assert load_checkpoint(tmp_path / "w" / "epoch_1.pth")["meta"]["run_id"] is None
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_resuming_an_mmengine_checkpoint_says_to_start_from_its_weights(zoo_files, tmp_path):
+    from mlpose.engine.checkpoint import CheckpointManager
+    from mlpose.engine.checkpointer import Checkpointer, ModelState
+
+    net = torch.nn.Linear(2, 3)
+    (path,) = zoo_files(tmp_path, [dict(kind="mmengine", weights=net.state_dict())])
+    checkpointer = Checkpointer({"model": ModelState(net)}, CheckpointManager(tmp_path / "w"), lambda run_id: {})
+    with pytest.raises(ConfigError) as err:
+        checkpointer.restore(str(path))
+    assert str(err.value) == (f"{path} is an MMEngine training checkpoint (meta, message_hub, optimizer, "
+                              "param_schedulers), so mlpose cannot continue its training; start a new run from its "
+                              f"weights instead: --cfg-options load_from={path} (without --resume or resume=True)")

@@ -133,11 +133,92 @@ def test_depth_mismatch_lists_a_few_keys_only(tmp_path):
         model.init_weights()
 
 
-@pytest.mark.parametrize("url", ["torchvision://resnet50", "https://download.pytorch.org/models/r50.pth"])
-def test_urls_are_rejected_at_build_time(url):
-    with pytest.raises(ConfigError, match="nothing can be downloaded.*local path"):
-        build(dict(type="ResNet", depth=50, init_cfg=dict(type="Pretrained", checkpoint=url)),
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """torch's checkpoint cache in the test's folder and no network: any download fails."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("MLPOSE_HUB_MIRROR", f"http://127.0.0.1:{port}")
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    return cache
+
+
+def test_a_model_zoo_name_is_checked_at_build_and_read_only_by_init_weights(offline_hub):
+    init = dict(type="Pretrained", checkpoint="torchvision://resnet18")
+    model = ResNet(18, base_channels=8, init_cfg=init)  # nothing is fetched to build it (test, infer, export)
+    with pytest.raises(ConfigError, match=r"resnet18 .*cannot be downloaded.*put it at .*resnet18-f37072fd\.pth$"):
+        model.init_weights()
+    src = randomised(ResNet(18, base_channels=8))
+    torch.save({**src, "fc.weight": torch.randn(1000, 64), "fc.bias": torch.randn(1000)},
+               offline_hub / "resnet18-f37072fd.pth")  # put there by hand: used offline
+    model.init_weights()
+    assert_loaded(model, src)
+
+
+@pytest.mark.parametrize("checkpoint, match", [
+    ("torchvision://resnet5", r"ResNet.init_cfg.checkpoint: 'torchvision://resnet5' is not a name .*resnet50"),
+    ("s3://bucket/r50.pth", r"ResNet.init_cfg.checkpoint='s3://bucket/r50.pth': the scheme is not one"),
+    ("https://download.openmmlab.com/", "not a URL of a file")])
+def test_bad_references_fail_at_build_time(checkpoint, match):
+    with pytest.raises(ConfigError, match=match):
+        build(dict(type="ResNet", depth=50, init_cfg=dict(type="Pretrained", checkpoint=checkpoint)),
               MODELS, "model.backbone")
+
+
+def test_mmcls_files_give_their_backbone_weights(offline_hub):
+    src = randomised(ResNet(18, base_channels=8))
+    torch.save({"meta": {}, "state_dict": {**{f"backbone.{k}": v for k, v in src.items()},
+                                           "head.fc.weight": torch.randn(1000, 64)}},
+               offline_hub / "resnet18_8xb32_in1k_20210831-fbbb1da6.pth")
+    head = HeatmapHead(64, 5, deconv_out_channels=(8,), deconv_kernel_sizes=(4,),
+                       init_cfg=dict(type="Pretrained", checkpoint="mmcls://resnet18", prefix="backbone"))
+    with pytest.raises(ConfigError, match="no key starts with init_cfg.prefix='backbone'"):
+        head.init_weights()  # as MMEngine: only the classifier's backbone reaches the module, unprefixed
+    model = ResNet(18, base_channels=8, init_cfg=dict(type="Pretrained", checkpoint="mmcls://resnet18"))
+    model.init_weights()
+    assert_loaded(model, src)
+
+
+def test_keys_the_module_lacks_are_skipped_with_a_warning(tmp_path, caplog):
+    src = randomised(ResNet(18, base_channels=8))
+    torch.save({**src, "classifier.weight": torch.zeros(3)}, tmp_path / "imagenet.pth")
+    model = ResNet(18, base_channels=8, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "imagenet.pth")))
+    model.init_weights()
+    assert_loaded(model, src)
+    assert "1 keys that ResNet does not have were skipped (classifier.weight)" in caplog.text
+
+
+def test_mmengine_initialisers_then_pretrained_weights(tmp_path):
+    model = ResNet(18, base_channels=8, init_cfg=[
+        dict(type="Constant", layer="_BatchNorm", val=2, bias=0.5),
+        dict(type="Normal", layer=["Conv2d"], std=0.001)])
+    model.init_weights()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.all(m.weight == 2) and torch.all(m.bias == 0.5) for m in norms)
+    assert 0.0005 < float(model.conv1.weight.detach().std()) < 0.002
+    path, state = pose_checkpoint(tmp_path)
+    model = ResNet(18, base_channels=8, init_cfg=[dict(type="Pretrained", checkpoint=str(path), prefix="backbone"),
+                                                  dict(type="Constant", layer="Conv2d", val=0)])
+    model.init_weights()  # as MMEngine: the initialisers first, the pretrained weights last
+    assert_loaded(model, {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+
+
+@pytest.mark.parametrize("entry, match", [
+    (dict(type="Kaiming"), r"ResNet.init_cfg\[0\].layer=None: name the module classes"),
+    (dict(type="Kaiming", layer="Conv2d", a=1, foo=2), r"unknown keys \['foo'\] for type='Kaiming'"),
+    (dict(type="Normal", layer="Conv2d", override=dict(name="conv1")), "override: initialising named submodules"),
+    (dict(type="Xavier", layer="Conv2d", distribution="cauchy"), "distribution='cauchy': use 'normal' or 'uniform'"),
+    (dict(type="Kaiming", layer="Conv2d", mode="fan_up"), "mode='fan_up': use 'fan_in' or 'fan_out'"),
+    (dict(type="Caffe2Xavier", layer="Conv2d"), "expected dict.*Pretrained, Kaiming, Xavier"),
+])
+def test_bad_initialisers_fail_at_build_time(entry, match):
+    with pytest.raises(ConfigError, match=match):
+        ResNet(18, base_channels=8, init_cfg=[entry])
 
 
 def test_missing_file_is_a_config_error(tmp_path):

@@ -135,10 +135,16 @@ def test_position_embedding_on_no_grid_is_one_line(tmp_path):
         _vit(init_cfg=dict(type="Pretrained", checkpoint=str(path))).init_weights()
 
 
-def test_url_checkpoint_is_accepted_at_build_and_only_fetched_by_init_weights():
+def test_url_checkpoint_is_accepted_at_build_and_only_fetched_by_init_weights(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # downloads go to a closed port on 127.0.0.1, the cache into tmp_path
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MLPOSE_HUB_MIRROR", f"http://127.0.0.1:{s.getsockname()[1]}")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     vit = _vit(init_cfg=dict(type="Pretrained", checkpoint="https://example.invalid/mae.pth"))
     assert vit.init_cfg["checkpoint"].startswith("https://")
-    with pytest.raises(ConfigError, match="example.invalid/mae.pth"):  # nothing is downloaded in tests
+    with pytest.raises(ConfigError, match="example.invalid/mae.pth cannot be downloaded"):
         vit.init_weights()
 
 

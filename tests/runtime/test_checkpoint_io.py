@@ -35,7 +35,7 @@ def test_load_missing_and_corrupt_files_raise_config_error(tmp_path):
     with pytest.raises(ConfigError, match="half.pth.*unreadable"):
         load_checkpoint(tmp_path / "half.pth")
     (tmp_path / "text.pth").write_text("hello")
-    with pytest.raises(ConfigError, match="unreadable"):
+    with pytest.raises(ConfigError, match="text.pth' is a text file, not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "text.pth")
 
 
@@ -43,11 +43,11 @@ class _Custom:
     pass
 
 
-def test_weights_only_refusal_is_explained(tmp_path):
+def test_an_object_of_another_package_is_refused_with_its_name(tmp_path):
     torch.save({"obj": _Custom()}, tmp_path / "obj.pth")
-    with pytest.raises(ConfigError, match="weights_only"):
+    with pytest.raises(ConfigError, match=r"obj.pth' refers to \S*test_checkpoint_io._Custom, which no ") as err:
         load_checkpoint(tmp_path / "obj.pth")
-    assert isinstance(load_checkpoint(tmp_path / "obj.pth", weights_only=False)["obj"], _Custom)
+    assert "\n" not in str(err.value) and "weights_only=False" not in str(err.value)
 
 
 _KILL_SCRIPT = textwrap.dedent("""

@@ -110,6 +110,14 @@ def http_dir(tmp_path):
     server.server_close()
 
 
+def test_model_zoo_names_come_from_torchs_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "hrnetv2_w18-00eb2006.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save({"w": torch.arange(3)}, cached)
+    assert resolve_checkpoint("open-mmlab://msra/hrnetv2_w18") == (str(cached), None)
+
+
 def test_http_download_is_cached(http_dir, tmp_path):
     folder, base, server = http_dir
     torch.save({"w": torch.arange(5)}, folder / "res50.pth")
@@ -125,10 +133,14 @@ def test_http_download_is_cached(http_dir, tmp_path):
 def test_http_errors_and_bad_schemes_are_one_line(http_dir, tmp_path, monkeypatch):
     _, base, _ = http_dir
     monkeypatch.setenv("MLPOSE_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # URLs are cached where torch caches them
     with pytest.raises(ConfigError, match="cannot be downloaded") as err:
         resolve_checkpoint(f"{base}/missing.pth")
-    assert "\n" not in str(err.value)
-    assert not list((tmp_path / "c").rglob("*.pth"))
+    assert "\n" not in str(err.value) and str(tmp_path / "torch" / "hub" / "checkpoints" / "missing.pth") in str(err.value)
+    assert not list(tmp_path.rglob("*.pth"))
+    (tmp_path / "folder.pth").mkdir()
+    with pytest.raises(ConfigError, match="folder.pth' is a folder, not a file"):
+        resolve_checkpoint(tmp_path / "folder.pth")
     with pytest.raises(ConfigError, match="foo://"):
         resolve_checkpoint("foo://bucket/x.pth")
     with pytest.raises(ConfigError, match="models:/NAME@ALIAS"):

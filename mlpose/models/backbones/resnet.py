@@ -48,8 +48,9 @@ class ResNet(nn.Module):
         frozen_stages: stages with frozen weights and BN statistics; 0 freezes the stem only,
             ``i > 0`` also stages ``1..i``; -1 freezes nothing.
         norm_eval: keep every BatchNorm in eval mode (frozen statistics) while training.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` loaded by
-            :meth:`init_weights`; see :mod:`mlpose.models.init` for accepted files.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH_OR_URL, prefix=None)`` (or a list
+            with MMEngine initialisers) applied by :meth:`init_weights`; see
+            :mod:`mlpose.models.init` for accepted references and files.
         stem_channels: stem width; ``None`` means ``base_channels`` (MMPose keeps it at 64).
         zero_init_residual: start each block's last BN at zero so blocks begin as identities.
         deep_stem: three 3x3 convs (``stem``: width/2, width/2, width) instead of one 7x7.

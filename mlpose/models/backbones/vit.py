@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from mlpose.errors import ConfigError
 from mlpose.models.backbones.vit_layers import PatchEmbed, TransformerEncoderLayer, resize_pos_embed
-from mlpose.models.init import check_init_cfg, load_checkpoint_file, load_state_strict, select_state_dict
+from mlpose.models.init import check_init_cfg, load_pretrained
 from mlpose.registry import MODELS
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ ARCH_ZOO = {
 }
 ARCH_KEYS = ("embed_dims", "num_layers", "num_heads", "feedforward_channels")
 OUT_TYPES = ("featmap", "raw", "cls_token", "avg_featmap")
-_URL_MARK = "://"
 
 
 def _arch(arch: str | dict) -> dict:
@@ -69,16 +68,6 @@ def _pair(value, name: str) -> tuple[int, int]:
     if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
         raise ConfigError(f"VisionTransformer.{name}={value!r}: use a positive int or (height, width)")
     return pair
-
-
-def _check_init_cfg(init_cfg: dict | None) -> dict | None:
-    """Validate at build; a URL checkpoint is checked (and fetched) only when :meth:`init_weights`
-    needs the weights, so ``test``/``infer``/``export``/resume never touch it."""
-    ckpt = init_cfg.get("checkpoint") if isinstance(init_cfg, dict) else None
-    if isinstance(ckpt, str) and _URL_MARK in ckpt:
-        check_init_cfg({**init_cfg, "checkpoint": "url"}, "VisionTransformer")  # every key but the URL
-        return dict(init_cfg)
-    return check_init_cfg(init_cfg, "VisionTransformer")
 
 
 def _source_grid(num_tokens: int, target: tuple[int, int]) -> tuple[int, int] | None:
@@ -151,7 +140,7 @@ class VisionTransformer(nn.Module):
         self.out_type, self.with_cls_token = out_type, with_cls_token
         self.frozen_stages, self.interpolate_mode, self.final_norm = frozen_stages, interpolate_mode, final_norm
         self.out_indices = self._out_indices(out_indices)
-        self.init_cfg = _check_init_cfg(init_cfg)
+        self.init_cfg = check_init_cfg(init_cfg, "VisionTransformer")  # a URL is fetched by init_weights only
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, _pair(patch_size, "patch_size")[0],
                                       (patch_cfg or {}).get("padding", "corner"), bias=not pre_norm,
@@ -304,10 +293,5 @@ class VisionTransformer(nn.Module):
         fresh run, not when resuming."""
         if self.init_cfg is None:
             return
-        cfg = check_init_cfg(self.init_cfg, "VisionTransformer")
-        path = cfg["checkpoint"]
-        state = select_state_dict(load_checkpoint_file(path), cfg.get("prefix"), auto_prefix="backbone.")
-        self.adapt_state_dict(state)
-        load_state_strict(self, state, f"checkpoint {path!r}")
+        load_pretrained(self, self.init_cfg, auto_prefix="backbone.", adapt=self.adapt_state_dict)
         self._freeze_stages()
-        logger.info("loaded %d tensors into VisionTransformer from %s", len(state), path)

@@ -71,8 +71,8 @@ class HeatmapHead(PoseHead):
             channels, or ``None`` for none (then the last width must equal ``out_channels``).
         loss: loss config built from ``MODELS``.
         decoder: codec config built from ``CODECS`` that :meth:`decode` uses.
-        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH)``; a pose checkpoint
-            uses its ``head.*`` keys.
+        init_cfg: optional ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` (see
+            :mod:`mlpose.models.init`); a pose checkpoint uses its ``head.*`` keys.
 
     Input: a feature tensor ``(B, in_channels, h0, w0)`` or a tuple whose last item is one.
     Output: heatmaps ``(B, K, h0 * 2**n_deconv, w0 * 2**n_deconv)``.

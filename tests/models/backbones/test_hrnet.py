@@ -139,7 +139,7 @@ def test_bad_extra_is_one_config_error_line(cfg, needle):
 @pytest.mark.parametrize("kwargs, needle", [
     (dict(frozen_stages=5), "frozen_stages=5 must be in -1..4"),
     (dict(norm_cfg=dict(type="SyncBN")), "unexpected 'norm_cfg'"),
-    (dict(init_cfg=dict(type="Normal")), "Pretrained"),
+    (dict(init_cfg=dict(type="Normal")), r"HRNet.init_cfg.layer=None: name the module classes"),
 ])
 def test_bad_arguments_are_config_errors(kwargs, needle):
     with pytest.raises(ConfigError, match=needle):

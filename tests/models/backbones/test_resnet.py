@@ -96,7 +96,7 @@ def test_norm_eval_keeps_every_bn_in_eval_mode():
         (dict(depth=18, num_stages=5), "num_stages"),
         (dict(depth=18, out_indices=(4,)), "out_indices"),
         (dict(depth=18, frozen_stages=7), "frozen_stages"),
-        (dict(depth=18, init_cfg=dict(type="Kaiming")), "Pretrained"),
+        (dict(depth=18, init_cfg=dict(type="Kaiming")), r"ResNet.init_cfg.layer=None: name the module classes"),
     ],
 )
 def test_bad_config_raises_config_error(kwargs, needle):
