@@ -1,0 +1,1 @@
+_base_ = ['rtmpose-m_8xb256-420e_coco-256x192.py']  # short name for the full recipe
