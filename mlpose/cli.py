@@ -128,7 +128,8 @@ def test(config, checkpoint, cfg_options, local_rank, **kwargs):
 @click.argument("second", required=False, metavar="[CONFIG]")
 @click.option("--ann-file", type=click.Path(exists=True, dir_okay=False), help=(
     "Evaluate against this COCO keypoint annotation file (GT boxes; no image folder or detections file "
-    "needed): `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`, CONFIG defaulting to res50."))
+    "needed): `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`, CONFIG defaulting to res50's "
+    "evaluator (the run then goes to the experiment `evaluate`)."))
 @cfg_options_opt
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the metrics to this JSON file.")
 @click.option("--experiment", help="MLflow experiment for the evaluation run.")
@@ -140,7 +141,7 @@ def evaluate(first, second, ann_file, cfg_options, out, experiment):
     from mlpose.engine.jobs import evaluate_predictions
 
     if ann_file:
-        predictions, config = first, second or "res50"
+        predictions, config = first, second  # no CONFIG: res50's evaluator, experiment `evaluate`
     elif second is None:
         raise click.UsageError("expected CONFIG PREDICTIONS, or PREDICTIONS --ann-file GT.json [CONFIG]")
     else:
