@@ -253,8 +253,13 @@ def data():
 @click.option("--coco-size", is_flag=True,
               help="Also write annotation and detection files with COCO 2017's counts (150k train people, "
                    "6,352 val people, 104k val detections) whose images re-use the rendered ones.")
-def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size):
-    """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT."""
+@click.option("--overwrite", is_flag=True, help="OUT may already hold a dataset: replace its annotation files and "
+              "the images of the same names (without it, such an OUT is refused).")
+def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size, overwrite):
+    """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT.
+
+    An OUT that already holds a dataset is refused unless --overwrite.
+    """
     from mlpose.datasets.synth import generate
     from mlpose.datasets.synth.coco_size import write_coco_size
 
@@ -267,11 +272,12 @@ def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size)
         import json
 
         click.echo(json.dumps(write_coco_size(out, num_train=num_train, num_val=num_val, seed=seed,
-                                              image_size=size, difficulty=difficulty)))
+                                              image_size=size, difficulty=difficulty, overwrite=overwrite)))
     else:
         from mlpose.datasets.synth.report import summary_lines
 
-        summary = generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty)
+        summary = generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty,
+                           overwrite=overwrite)
         click.echo("\n".join(summary_lines(summary)))
 
 
