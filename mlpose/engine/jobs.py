@@ -151,6 +151,8 @@ def train(config: str, opts: TrainOptions) -> dict:
         object.__setattr__(cfg, "name", opts.config_name)
     ctx = setup_run(cfg, opts.work_dir, opts.launcher, opts.amp, lock=True, command=opts.command)
     with ctx.job():
+        if opts.show_dir:
+            check_writable(ctx.log_dir / opts.show_dir, "--show-dir folder", folder=True)
         parts = build_train_parts(ctx, opts)
         resumed = resumed_run_id(parts, opts.resume) or _recorded_run(ctx, parts, opts.resume)
         restore_or_init(parts, opts.resume, lambda ref: _resolve(ref, cfg)[0])
@@ -211,6 +213,8 @@ def test(config: str, checkpoint: str, opts: TestOptions) -> dict:
             check_writable(path, what)
     ctx = setup_run(cfg, opts.work_dir, opts.launcher, amp=False)
     with ctx.job():
+        if opts.show_dir:
+            check_writable(ctx.log_dir / opts.show_dir, "--show-dir folder", folder=True)
         build_show(ctx, opts, None)  # --show without a display fails before anything is downloaded
         local, source_run = _resolve(checkpoint, cfg)
         model, _ = build_model(ctx)

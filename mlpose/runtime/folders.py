@@ -33,17 +33,20 @@ def make_dirs(folder: str | os.PathLike, what: str, hint: str = "choose another 
     return missing
 
 
-def check_writable(path: str | os.PathLike, what: str, hint: str = "choose another path") -> None:
-    """Fail now, in one line, when the file ``path`` could not be written later: a folder on
-    its way is a file, or the nearest existing folder is read-only. Nothing is created.
+def check_writable(path: str | os.PathLike, what: str, hint: str = "choose another path", folder: bool = False) -> None:
+    """Fail now, in one line, when ``path`` (a file; a folder with ``folder``) could not be
+    written later: a folder on its way is a file, or the nearest existing folder is read-only.
+    Nothing is created.
 
     Raises:
         ConfigError: naming ``what``, the path and the reason.
     """
     path = Path(os.path.abspath(path))
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise ConfigError(f"{what} {path} is a folder; give a file path")
-    existing = next(p for p in path.parents if p.exists())
+    if path.exists() and not path.is_dir() and folder:
+        raise ConfigError(f"cannot use the {what} {path}: it is a file; {hint}")
+    existing = next(p for p in (path if folder else path.parent, *path.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"cannot write the {what} {path}: {existing} is a file, not a folder; {hint}")
     if not os.access(existing, os.W_OK | os.X_OK):

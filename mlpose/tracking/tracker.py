@@ -43,6 +43,7 @@ from mlpose.tracking.redact import redact_text
 from mlpose.tracking.runs import (_attach, experiment_id, last_steps, make_name_unique, new_run_name,
                                   resolve_tracking_uri)
 from mlpose.tracking.system import start_system_metrics
+from mlpose.tracking.store_init import check_artifact_root
 from mlpose.tracking.step_media import (ImageSource, TableSource, TableWriter, image_key, stage_folder_without,
                                         stage_image, table_file)
 
@@ -128,6 +129,7 @@ class Tracker(BaseTracker):
             from mlflow.tracking.context.registry import resolve_tags  # user, source name/type
 
             exp_id = experiment_id(client, plain, config_name, experiment, default_experiment)
+            check_artifact_root(client, exp_id)  # else no checkpoint or model is stored, each with a warning
             tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
             name = run_name or (plain.get("tracking") or {}).get("run_name")
             run = client.create_run(exp_id, run_name=name or new_run_name(client, exp_id, name_base or config_name),
