@@ -154,11 +154,15 @@ def train(config: str, opts: TrainOptions) -> dict:
         if opts.show_dir:
             check_writable(ctx.log_dir / opts.show_dir, "--show-dir folder", folder=True)
         parts = build_train_parts(ctx, opts)
-        resumed = resumed_run_id(parts, opts.resume) or _recorded_run(ctx, parts, opts.resume)
+        resumed = resumed_run_id(parts, opts.resume)
+        recorded = None if resumed else _recorded_run(ctx, parts, opts.resume)
         restore_or_init(parts, opts.resume, lambda ref: _resolve(ref, cfg)[0])
         tracker = start_tracker(ctx, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
-                                parent_run_id=opts.parent_run_id, resumed_run=resumed)
+                                parent_run_id=opts.parent_run_id, resumed_run=resumed or recorded)
         with tracked(ctx, tracker, parts, lambda: resume_hint(ctx, parts, opts)):
+            if recorded and tracker.run_id == recorded:
+                ctx.logger.info(f"--resume: continuing MLflow run {recorded}, which stopped before its first "
+                                "checkpoint: training from scratch in it")
             ctx.logger.info(f"config {cfg.filename} | work dir {ctx.log_dir} | precision {ctx.precision} | "
                             f"world size {ctx.world_size} | seed {ctx.seed} | MLflow run {tracker.run_id}")
             tracker.log_datasets({"training": parts.train_loader.dataset.dataset,
