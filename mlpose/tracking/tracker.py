@@ -16,7 +16,8 @@ Where: ``tracking_uri`` argument, else ``$MLFLOW_TRACKING_URI``, else ``cfg.trac
 Which run: ``run_id``, else ``$MLFLOW_RUN_ID`` (set by ``mlflow run``; ignored for child runs,
 i.e. when ``parent_run_id`` is given), else a new run in the experiment named by ``experiment``,
 ``$MLFLOW_EXPERIMENT_NAME``, ``$MLFLOW_EXPERIMENT_ID``, ``cfg.tracking.experiment`` or the config
-name. An attached run keeps the params it has; config values that differ from them are kept
+name. A new run is named ``cfg.tracking.run_name``, else ``<config>-<n>`` (n counts that name's
+runs in the experiment: never MLflow's random name, which the seeded RNG made the same every time). An attached run keeps the params it has; config values that differ from them are kept
 in the tag ``mlpose.param_conflicts`` (MLflow forbids changing a param).
 """
 from __future__ import annotations
