@@ -159,7 +159,7 @@ def train(config: str, opts: TrainOptions) -> dict:
         restore_or_init(parts, opts.resume, lambda ref: _resolve(ref, cfg)[0])
         tracker = start_tracker(ctx, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
                                 parent_run_id=opts.parent_run_id, resumed_run=resumed or recorded)
-        with tracked(ctx, tracker, parts, lambda: resume_hint(ctx, parts, opts)):
+        with tracked(ctx, tracker, parts, lambda: resume_hint(ctx, parts, opts, tracker.active)):
             if recorded and tracker.run_id == recorded:
                 ctx.logger.info(f"--resume: continuing MLflow run {recorded}, which stopped before its first "
                                 "checkpoint: training from scratch in it")

@@ -51,14 +51,16 @@ def where_to_look(ctx: RunContext, tracker: BaseTracker, metrics: dict, show_dir
         ctx.logger.info(line)
 
 
-def resume_hint(ctx: RunContext, parts: TrainParts, opts: TrainOptions) -> list[str]:
+def resume_hint(ctx: RunContext, parts: TrainParts, opts: TrainOptions, tracked: bool = True) -> list[str]:
     """After Ctrl-C/SIGTERM: where the newest checkpoint is and the command that continues it
-    (the same MLflow run; from scratch in that run when the stop came before any checkpoint)."""
+    (in the same MLflow run when ``tracked``; from scratch in that run when the stop came
+    before any checkpoint)."""
     latest = parts.checkpointer.manager.latest()
     where = f"the latest checkpoint is {latest}" if latest else f"no checkpoint in {ctx.work_dir} yet"
     command = resume_command(opts.command)
     launch = "" if ctx.launcher == "none" else f" (started through your {ctx.launcher} launcher, as before)"
-    return [f"stopped: {where}", f"to continue in the same MLflow run: {command}{launch}"]
+    run = " in the same MLflow run" if tracked else ""
+    return [f"stopped: {where}", f"to continue{run}: {command}{launch}"]
 
 
 def resume_command(command: list[str]) -> str:
