@@ -33,13 +33,15 @@ __all__ = ["TrainOptions", "TestOptions", "train", "test", "evaluate_predictions
 
 
 def start_tracker(ctx: RunContext, *, experiment, command, run_id=None, parent_run_id=None,
-                  tags=None, resumed_run=None, name_base: str | None = None,
+                  tags=None, resumed_run=None, recorded_run=None, name_base: str | None = None,
                   default_experiment: str | None = None) -> BaseTracker:
     """Rank 0 opens (or attaches to) the MLflow run and gets its tracker; every other rank gets a
     :class:`NullTracker` with the same run id. ``tracking.enabled=False``: NullTracker everywhere.
 
     Before that, rank 0 sends what earlier jobs left pending in the work dir's journal and picks
-    ``resumed_run`` (the run a ``--resume`` continues) when it can be continued. A new run is
+    ``resumed_run`` (the run a ``--resume`` checkpoint recorded) when it can be continued, else
+    ``recorded_run`` (the work dir's last run, for a ``--resume`` without a checkpoint) when it
+    did not finish. A new run is
     named ``<name_base>-<n>`` (default: the config's name; see ``Tracker.start``); a training
     job records its run in the work-dir lock."""
     cfg = ctx.cfg
@@ -56,7 +58,8 @@ def start_tracker(ctx: RunContext, *, experiment, command, run_id=None, parent_r
         capture_library_logs(ctx.logger)  # MLflow set up its console logger when imported just now
         uri = resolve_tracking_uri(cfg)
         check_tracking_access(uri)  # one clear line for a bad URL or credentials
-        run_id = _leftovers(ctx, uri, run_id, None if parent_run_id else resumed_run, command)
+        run_id = _leftovers(ctx, uri, run_id, None if parent_run_id else resumed_run or recorded_run, command,
+                            unfinished_only=not resumed_run)
         tracker = Tracker.start(
             cfg, config_file=cfg.filename, config_name=cfg.name, experiment=experiment,
             tracking_uri=None, command=list(command or sys.argv), launcher=ctx.launcher,
@@ -70,21 +73,21 @@ def start_tracker(ctx: RunContext, *, experiment, command, run_id=None, parent_r
     return tracker or NullTracker(*run)
 
 
-def _leftovers(ctx: RunContext, uri: str, run_id, resumed_run, command) -> str | None:
+def _leftovers(ctx: RunContext, uri: str, run_id, resumed_run, command, unfinished_only: bool) -> str | None:
     """:func:`~mlpose.tracking.leftovers.before_job` under the work-dir lock: a training holds
     it; a test takes it for the moment it needs, and beside a running training leaves the
     work dir's journal and upload folders to that job."""
     from mlpose.tracking.leftovers import before_job
 
     if ctx.lock is not None:
-        return before_job(ctx.work_dir, uri, run_id, resumed_run, ctx.logger)
+        return before_job(ctx.work_dir, uri, run_id, resumed_run, ctx.logger, unfinished_only)
     lock = try_lock_work_dir(ctx.work_dir, command)
     if lock is None:
         ctx.logger.info(f"work dir {ctx.work_dir} is in use by {describe_holder(read_lock_record(ctx.work_dir))}: "
                         "running beside it (its checkpoints are only read)")
         return run_id
     try:
-        return before_job(ctx.work_dir, uri, run_id, resumed_run, ctx.logger)
+        return before_job(ctx.work_dir, uri, run_id, resumed_run, ctx.logger, unfinished_only)
     finally:
         lock.release()
 
@@ -158,7 +161,7 @@ def train(config: str, opts: TrainOptions) -> dict:
         recorded = None if resumed else _recorded_run(ctx, parts, opts.resume)
         restore_or_init(parts, opts.resume, lambda ref: _resolve(ref, cfg)[0])
         tracker = start_tracker(ctx, experiment=opts.experiment, command=opts.command, run_id=opts.run_id,
-                                parent_run_id=opts.parent_run_id, resumed_run=resumed or recorded)
+                                parent_run_id=opts.parent_run_id, resumed_run=resumed, recorded_run=recorded)
         with tracked(ctx, tracker, parts, lambda: resume_hint(ctx, parts, opts, tracker.active)):
             if recorded and tracker.run_id == recorded:
                 ctx.logger.info(f"--resume: continuing MLflow run {recorded}, which stopped before its first "
