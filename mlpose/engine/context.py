@@ -65,10 +65,6 @@ class RunContext:
     created: list = dataclasses.field(default_factory=list)
     started: bool = False
 
-    @property
-    def log_file(self) -> Path:
-        return self.log_dir / f"{self.log_dir.name}.log"
-
     @contextlib.contextmanager
     def job(self):
         """The job's life: the work-dir lock is released at the end, and a job that fails
@@ -164,8 +160,8 @@ def _make_folders(work: Path, cfg: Config, lock: bool, command: list | None) -> 
     """Rank 0: ``(lock or None, folders created, log folder)``; the log folder is new even when
     another job (a test beside a training) starts in the same second."""
     held = lock_work_dir(work, command) if lock else None
+    created = held.created if held else make_dirs(work, "work dir", hint="give another --work-dir")
     try:
-        created = held.created if held else make_dirs(work, "work dir", hint="give another --work-dir")
         stamp = time.strftime("%Y%m%d_%H%M%S")
         for n in range(1, 100):
             log_dir = work / (stamp if n == 1 else f"{stamp}_{n}")
@@ -178,11 +174,9 @@ def _make_folders(work: Path, cfg: Config, lock: bool, command: list | None) -> 
     except OSError as exc:
         if held:
             held.release(discard=True)
+        else:
+            _remove_empty(created)
         raise ConfigError(f"cannot write in the work dir {work} ({exc.strerror}); give a writable --work-dir") from None
-    except ConfigError:
-        if held:
-            held.release(discard=True)
-        raise
     return held, created, log_dir
 
 
