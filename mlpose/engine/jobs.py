@@ -297,6 +297,11 @@ def resume_run(run_id: str, cfg_options: list, work_dir: str | None = None, laun
     lock = lock_work_dir(work, list(command or sys.argv)) if rank == 0 else None
     try:
         info = fetch_run_for_resume(run_id, work if rank == 0 else work / f".fetch_rank{rank}")
+    except BaseException:
+        if lock is not None:
+            lock.release(discard=True)  # nothing fetched: no folder left behind
+        raise
+    try:
         opts = TrainOptions(work_dir=str(work), resume=str(info.checkpoint_path), cfg_options=list(cfg_options),
                             amp="amp" in (info.precision or ""), launcher=launcher,  # the run's precision survives
                             command=list(command or sys.argv), run_id=run_id, config_name=info.config_name)

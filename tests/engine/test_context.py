@@ -55,3 +55,12 @@ def test_a_started_job_keeps_its_log_and_frees_the_work_dir(tmp_path):
     assert again.log_dir != ctx.log_dir  # a new folder even within the same second
     with again.job():
         pass
+
+
+def test_a_resume_of_an_unknown_run_leaves_no_folder(mlflow_env, tmp_path):
+    from mlpose.engine.jobs import resume_run
+    from mlpose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot resume: MLflow run '0123456789abcdef' not found"):
+        resume_run("0123456789abcdef", [])
+    assert not (tmp_path / "work_dirs").exists()
