@@ -130,7 +130,8 @@ def test(config, checkpoint, cfg_options, local_rank, **kwargs):
 @click.argument("second", required=False, metavar="[CONFIG]")
 @click.option("--ann-file", type=click.Path(exists=True, dir_okay=False), help=(
     "Evaluate against this COCO keypoint annotation file (GT boxes; no image folder or detections file "
-    "needed): `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`, CONFIG defaulting to res50."))
+    "needed): `mlpose evaluate PREDICTIONS --ann-file GT.json [CONFIG]`, CONFIG defaulting to res50's "
+    "evaluator (the run then goes to the experiment `evaluate`)."))
 @cfg_options_opt
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the metrics to this JSON file.")
 @click.option("--experiment", help="MLflow experiment for the evaluation run.")
@@ -142,7 +143,7 @@ def evaluate(first, second, ann_file, cfg_options, out, experiment):
     from mlpose.engine.jobs import evaluate_predictions
 
     if ann_file:
-        predictions, config = first, second or "res50"
+        predictions, config = first, second  # no CONFIG: res50's evaluator, experiment `evaluate`
     elif second is None:
         raise click.UsageError("expected CONFIG PREDICTIONS, or PREDICTIONS --ann-file GT.json [CONFIG]")
     else:
@@ -268,8 +269,13 @@ def data():
 @click.option("--coco-size", is_flag=True,
               help="Also write annotation and detection files with COCO 2017's counts (150k train people, "
                    "6,352 val people, 104k val detections) whose images re-use the rendered ones.")
-def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size):
-    """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT."""
+@click.option("--overwrite", is_flag=True, help="OUT may already hold a dataset: replace its annotation files and "
+              "the images of the same names (without it, such an OUT is refused).")
+def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size, overwrite):
+    """Write a COCO-format keypoint dataset of rendered people (plus AIC twin and detections) to OUT.
+
+    An OUT that already holds a dataset is refused unless --overwrite.
+    """
     from mlpose.datasets.synth import generate
     from mlpose.datasets.synth.coco_size import write_coco_size
 
@@ -282,11 +288,12 @@ def data_synth(out, num_train, num_val, seed, image_size, difficulty, coco_size)
         import json
 
         click.echo(json.dumps(write_coco_size(out, num_train=num_train, num_val=num_val, seed=seed,
-                                              image_size=size, difficulty=difficulty)))
+                                              image_size=size, difficulty=difficulty, overwrite=overwrite)))
     else:
         from mlpose.datasets.synth.report import summary_lines
 
-        summary = generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty)
+        summary = generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=size, difficulty=difficulty,
+                           overwrite=overwrite)
         click.echo("\n".join(summary_lines(summary)))
 
 

@@ -370,3 +370,188 @@ def test_load_from_a_json_file_or_a_folder_is_one_line(kind, run_cli, tmp_path):
                             ".pth file written by torch.save (mlpose, MMPose or MMEngine)",
                     "folder": f"error: load_from: checkpoint '{path}' is a folder, not a file; name the checkpoint "
                               "file in it (it holds epoch_3.pth)"}[kind]
+
+
+# ---- issue 20 (part A): one job per work dir, data files checked at load, runs named and continued, folders
+#      that cannot be made, and what a run prints
+def _runs(uri: str) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    return client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
+def test_a_second_training_in_a_work_dir_is_refused_naming_the_first(tiny_data, tiny_opts, run_cli, mlflow_env,
+                                                                     tmp_path):
+    from mlpose.runtime.worklock import lock_work_dir
+
+    lock = lock_work_dir(tmp_path / "run", ["mlpose", "train", "tiny", "--work-dir", "run"])  # this process: the first job
+    try:
+        lock.note(run_id="0123abcd")
+        before = sorted(p.name for p in (tmp_path / "run").iterdir())
+        line = error_line(run_cli(["train", "tiny", "--work-dir", "run", "--resume", "--cfg-options",
+                                   *tiny_opts(tiny_data, 1, width=8)], tmp_path, check=False))
+        assert line.startswith("error: work dir run is in use by another job: pid ") and f"pid {os.getpid()} on " in line
+        assert "(`mlpose train tiny --work-dir run`)" in line and "MLflow run 0123abcd" in line
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before  # no log folder, no checkpoint
+        assert not _runs(mlflow_env)
+    finally:
+        lock.release()
+
+
+def test_synth_into_a_dataset_is_refused_unless_overwrite(run_cli, tmp_path):
+    from mlpose.datasets.synth import generate
+
+    generate(tmp_path / "d", num_train=2, num_val=1, image_size=(64, 64), progress=False)  # the user's dataset
+    ann, image = tmp_path / "d/annotations/person_keypoints_train.json", tmp_path / "d/images/train/000000000001.jpg"
+    kept = ann.read_bytes(), image.read_bytes()
+    line = error_line(run_cli(["data", "synth", "d", "--num-train", "2", "--num-val", "1", "--seed", "1"], tmp_path,
+                              check=False))
+    assert line.startswith("error: synth: d already holds a dataset (d/annotations/person_keypoints_train.json")
+    assert "--overwrite" in line and (ann.read_bytes(), image.read_bytes()) == kept  # --overwrite: test_synth.py
+
+
+def _dup_image(coco):
+    coco["images"].append(dict(coco["images"][1], file_name=coco["images"][0]["file_name"]))
+    return f"image id {coco['images'][1]['id']} appears 2 times in 'images'"
+
+
+def _dup_ann(coco):
+    coco["annotations"].append(dict(coco["annotations"][0]))
+    return f"annotation id {coco['annotations'][0]['id']} appears 2 times"
+
+
+def _labelled(coco):
+    return next(a for a in coco["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"])
+
+
+def _stray(coco):
+    coco["annotations"].append(dict(_labelled(coco), id=4242, image_id=999))
+    return "annotation id 4242 (image id 999): image_id 999 is not in 'images'"
+
+
+def _nan(coco):
+    ann = _labelled(coco)
+    ann["keypoints"][3] = float("nan")  # was: FloatingPointError "training loss is nan ... lower the learning rate"
+    return f"annotation id {ann['id']} (image id {ann['image_id']}): keypoints hold nan at position 3"
+
+
+def _box(coco):
+    ann = _labelled(coco)
+    ann["bbox"][2] = -ann["bbox"][2]
+    return f"annotation id {ann['id']} (image id {ann['image_id']}): bbox ["
+
+
+@pytest.mark.parametrize("spoil", [_dup_image, _nan, *(pytest.param(f, marks=SLOW) for f in (_dup_ann, _stray, _box))])
+def test_a_bad_annotation_file_is_one_line_at_load(spoil, data, tiny_opts, run_cli, mlflow_env, tmp_path):
+    ann = data / "annotations" / "person_keypoints_train.json"
+    coco = json.loads(ann.read_text())
+    expected = spoil(coco)
+    ann.write_text(json.dumps(coco))
+    line = error_line(run_cli(["train", "tiny", "--work-dir", "run", "--cfg-options", *tiny_opts(data, 1, width=8)],
+                              tmp_path, check=False))
+    assert line.startswith(f"error: {ann}: ") and expected in line
+    assert not (tmp_path / "run").exists() and not _runs(mlflow_env)  # nothing ran: no run, no folder
+
+
+def test_the_evaluators_own_ground_truth_file_is_checked(data, tiny_opts, run_cli, mlflow_env, tmp_path):
+    gt = data / "annotations" / "gt_copy.json"
+    coco = json.loads((data / "annotations" / "person_keypoints_val.json").read_text())
+    expected = _dup_ann(coco)  # perfect predictions would score AP 0.9505, not 1.0
+    gt.write_text(json.dumps(coco))
+    opts = tiny_opts(data, 1, width=8, **{"val_evaluator.ann_file": str(gt)})
+    line = error_line(run_cli(["train", "tiny", "--work-dir", "run", "--cfg-options", *opts], tmp_path, check=False))
+    assert line.startswith(f"error: {gt}: {expected}")
+    assert not (tmp_path / "run").exists() and not _runs(mlflow_env)
+
+
+def test_killed_twice_before_the_first_checkpoint_then_resumed_is_one_finished_run(
+        tiny_data, tiny_opts, run_cli, interrupt_cli, mlflow_env, tmp_path):
+    import signal
+
+    from mlflow import MlflowClient
+
+    train = ["train", "tiny", "--work-dir", "run", "--cfg-options", *tiny_opts(tiny_data, 1, width=8)]
+    resume = [*train[:4], "--resume", *train[4:]]
+    for args in (train, resume):  # SIGKILL once the run exists, long before epoch 1's checkpoint
+        rc, out = interrupt_cli(args, tmp_path, {}, until="| MLflow run ", sig=signal.SIGKILL)
+        assert rc == -signal.SIGKILL and not list((tmp_path / "run").glob("*.pth")), out[-2000:]
+    done = run_cli(resume, tmp_path)
+    (run,) = _runs(mlflow_env)
+    assert run.info.status == "FINISHED" and run.info.run_name == "tiny-1"
+    steps = [m.step for m in MlflowClient(mlflow_env).get_metric_history(run.info.run_id, "loss")]
+    assert steps and steps == sorted(set(steps))  # each step once
+    assert f"continuing MLflow run {run.info.run_id}" in done.stdout
+    # what a user sees: mlpose's summary last, MLflow's INFO lines only in the log file
+    assert done.stdout.splitlines()[-1].split(" - INFO - ")[1].startswith("work dir run: checkpoints; ")
+    assert " INFO mlflow" not in done.stdout + done.stderr and not done.stderr.strip()
+    assert "Successfully terminated system metrics" in sorted((tmp_path / "run").glob("*/*.log"))[-1].read_text()
+
+
+def test_test_runs_beside_a_training_and_names_its_run(pose_checkpoint, tiny_data, tiny_opts, run_cli, mlflow_env,
+                                                      tmp_path):
+    from mlpose.runtime.worklock import lock_work_dir
+
+    lock = lock_work_dir(tmp_path / "run", ["mlpose", "train", "tiny"])  # a training holds the work dir
+    try:
+        out = run_cli(["test", "tiny", str(pose_checkpoint), "--work-dir", "run", "--cfg-options",
+                       *tiny_opts(tiny_data, 1, width=8)], tmp_path).stdout.splitlines()
+    finally:
+        lock.release()
+    (run,) = _runs(mlflow_env)
+    assert run.info.run_name == "tiny-test-1" and any("running beside it" in line for line in out)
+    assert f"MLflow run {run.info.run_id}: mlflow ui" in out[-2] and " - INFO - log: run/" in out[-1]
+
+
+def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tiny_data, tiny_opts, interrupt_cli, mlflow_env,
+                                                                tmp_path):
+    import shlex
+    import signal
+
+    train = ["train", "tiny", "--work-dir", "run", "--cfg-options", *tiny_opts(tiny_data, 1, width=8)]
+    rc, out = interrupt_cli(train, tmp_path, {}, until="Epoch(train) [1][2/", sig=signal.SIGINT)
+    assert rc == 130, out[-2000:]
+    where, how = [line.split(" - WARNING - ")[1] for line in out.strip().splitlines()[-2:]]
+    (checkpoint,) = (tmp_path / "run").glob("iter_*.pth")
+    assert where == f"stopped: the latest checkpoint is {checkpoint}"
+    assert how.startswith("to continue in the same MLflow run: mlpose train tiny --work-dir run --cfg-options ")
+    assert shlex.split(how.split(": ", 1)[1])[1:] == [*train, "--resume"]
+
+
+def test_evaluate_without_a_config_names_its_run_and_experiment(tiny_data, run_cli, mlflow_env, tmp_path):
+    gt = tiny_data / "annotations" / "person_keypoints_val.json"
+    perfect = [dict(image_id=a["image_id"], category_id=1, score=1.0, bbox=a["bbox"],
+                    keypoints=[v if i % 3 < 2 else 1.0 for i, v in enumerate(a["keypoints"])])
+               for a in json.loads(gt.read_text())["annotations"] if a["num_keypoints"]]
+    (tmp_path / "perfect.json").write_text(json.dumps(perfect))
+    out = run_cli(["evaluate", "perfect.json", "--ann-file", str(gt)], tmp_path).stdout.splitlines()
+    (run,) = _runs(mlflow_env)
+    from mlflow import MlflowClient
+
+    assert MlflowClient(mlflow_env).get_experiment(run.info.experiment_id).name == "evaluate"
+    assert run.info.run_name == "evaluate-1" and run.data.metrics["coco/AP"] == 1.0
+    assert f"MLflow run {run.info.run_id}: " in out[-2] and out[-1].endswith("log: work_dirs/evaluate/" +
+                                                                               out[-1].rsplit("/", 1)[1])
+
+
+@pytest.mark.parametrize("where", ["work dir below a file", "store in a read-only folder",
+                                   pytest.param("show dir below a file", marks=SLOW)])
+def test_a_folder_that_cannot_be_made_is_one_line(where, tiny_data, tiny_opts, run_cli, mlflow_env, read_only_dir,
+                                                  tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    args, env = ["train", "tiny", "--work-dir", "run"], {}
+    expected = {"work dir below a file": "cannot create the work dir afile/run: afile is a file, not a folder",
+                "store in a read-only folder": f"tracking store sqlite:///{read_only_dir}/mlflow.db: {read_only_dir} "
+                                               "is not writable",
+                "show dir below a file": f"cannot write the --show-dir folder {tmp_path}/afile/pics: "
+                                         f"{tmp_path}/afile is a file, not a folder"}[where]
+    if where == "work dir below a file":
+        args[-1] = "afile/run"
+    elif where == "store in a read-only folder":
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{read_only_dir}/mlflow.db"
+    else:
+        args += ["--show-dir", str(tmp_path / "afile" / "pics")]
+    line = error_line(run_cli([*args, "--cfg-options", *tiny_opts(tiny_data, 1, width=8)], tmp_path, env=env,
+                              check=False))
+    assert line.startswith(f"error: {expected}")
+    assert not (tmp_path / "run").exists() and not _runs(mlflow_env)

@@ -12,6 +12,7 @@ from mlpose.errors import ConfigError
 from mlpose.registry import DATASETS, TRANSFORMS, build
 from mlpose.runtime.malloc import release_freed_memory
 
+from .checks import check_detections, mark_checked, read_coco_columns
 from .instances import InstanceTable
 from .metainfo import load_metainfo
 
@@ -147,52 +148,40 @@ class CocoDataset(torch.utils.data.Dataset):
                              dict(dataset_name=self.metainfo["dataset_name"], iscrowd=0), ARRAY_FIELDS)
 
     def _load_gt(self, dataset: dict) -> InstanceTable:
-        """Labelled, non-crowd instances with a non-empty (image-clipped) box, by image id."""
+        """Labelled, non-crowd instances with a non-empty (image-clipped) box, by image id; the
+        file is checked first (:mod:`mlpose.datasets.checks`)."""
         k = self.metainfo["num_keypoints"]
+        col = read_coco_columns(dataset, self.ann_file, k, f"metainfo {self.metainfo['dataset_name']!r}")
+        mark_checked(self.ann_file)
         images = {img["id"]: img for img in dataset.get("images", [])}
-        anns = [a for a in dataset.get("annotations", []) if a["image_id"] in images]
-        for a in anns:
-            if a.get("keypoints") and len(a["keypoints"]) != 3 * k:
-                raise ConfigError(
-                    f"{self.ann_file}: annotation {a['id']} has {len(a['keypoints']) // 3} keypoints "
-                    f"but metainfo {self.metainfo['dataset_name']!r} has {k}; fix metainfo")
-        kpts = np.array([a.get("keypoints") or [0] * 3 * k for a in anns], np.float32).reshape(-1, k, 3)
-        boxes = np.array([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
-        size = np.array([(images[a["image_id"]]["width"], images[a["image_id"]]["height"]) for a in anns],
-                        np.float64).reshape(-1, 2)
+        order = np.argsort(col.image_ids)
+        size = col.image_sizes[order[np.searchsorted(col.image_ids, col.image_of, sorter=order)]]
+        boxes = col.bbox
         # Clip to the image like MMPose: a box reaching past the border ends at w - 1.
         x1, x2 = (np.clip(boxes[:, 0:1] + d * boxes[:, 2:3], 0, size[:, :1] - 1)[:, 0] for d in (0, 1))
         y1, y2 = (np.clip(boxes[:, 1:2] + d * boxes[:, 3:4], 0, size[:, 1:] - 1)[:, 0] for d in (0, 1))
-        num_kpts = np.array([a.get("num_keypoints", np.count_nonzero(kp[:, 2])) for a, kp in zip(anns, kpts)],
-                            np.int64)
-        crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], bool)
-        image_ids = np.array([a["image_id"] for a in anns], np.int64)
-        keep = ~crowd & (num_kpts > 0) & (x2 > x1) & (y2 > y1)
+        keep = ~col.iscrowd & (col.num_keypoints > 0) & (x2 > x1) & (y2 > y1)
         # Sorted by image id, file order within an image (a stable sort).
-        rows = np.flatnonzero(keep)[np.argsort(image_ids[keep], kind="stable")]
-        area = np.array([a.get("area", a["bbox"][2] * a["bbox"][3]) for a in anns], np.float64)
+        rows = np.flatnonzero(keep)[np.argsort(col.image_of[keep], kind="stable")]
+        kpts = col.keypoints
         columns = dict(
-            id=np.array([a["id"] for a in anns], np.int64)[rows],
-            category_id=np.array([a.get("category_id", 1) for a in anns], np.int64)[rows],
+            id=col.ids[rows], category_id=col.category_id[rows],
             bbox=np.stack([x1, y1, x2, y2], -1).astype(np.float32)[rows],
             bbox_score=np.ones(len(rows), np.float32),
             keypoints=np.ascontiguousarray(kpts[rows, :, :2]),
             keypoints_visible=np.minimum(1.0, kpts[rows, :, 2]).astype(np.float32),
-            area=area[rows], num_keypoints=num_kpts[rows])
-        return self._table(columns, image_ids[rows], images)
+            area=col.area[rows], num_keypoints=col.num_keypoints[rows])
+        return self._table(columns, col.image_of[rows], images)
 
     def _load_detections(self, dataset: dict) -> InstanceTable:
         """The person detections (category 1) scoring at least ``bbox_score_thr``, in file order."""
         with open(self.bbox_file) as f:
             dets = json.load(f)
+        images = {img["id"]: img for img in dataset.get("images", [])}
         if not isinstance(dets, list):
             raise ConfigError(f"bbox_file {self.bbox_file!r} must hold a list of detections")
-        images = {img["id"]: img for img in dataset.get("images", [])}
         dets = [d for d in dets if d.get("category_id", 1) == 1]
-        for det in dets:
-            if det["image_id"] not in images:
-                raise ConfigError(f"bbox_file {self.bbox_file!r}: image_id {det['image_id']} "
-                                  f"is not in {self.ann_file!r}")
+        check_detections(dets, self.bbox_file, np.fromiter(images, np.int64, len(images)), self.ann_file)
         scores = np.array([d["score"] for d in dets], np.float64)
         thr = float(self.filter_cfg.get("bbox_score_thr", -np.inf))
         rows = np.flatnonzero(scores >= thr)

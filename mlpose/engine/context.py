@@ -5,10 +5,12 @@ plain data that the builders (:mod:`mlpose.engine.parts`) and the loops read.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -16,11 +18,14 @@ import torch
 
 from mlpose import __version__
 from mlpose.config import Config, config_text
-from mlpose.engine.logger import setup_logger
+from mlpose.engine.logger import close_log_files, setup_logger
+from mlpose.errors import ConfigError
 from mlpose.runtime import dist
 from mlpose.runtime.launch import device_for, init_distributed
 from mlpose.runtime.malloc import keep_freed_memory
 from mlpose.runtime.randomness import set_random_seed, sync_random_seed
+from mlpose.runtime.folders import make_dirs, unwritable_message
+from mlpose.runtime.worklock import WorkDirLock, lock_work_dir
 
 
 @dataclasses.dataclass
@@ -38,6 +43,10 @@ class RunContext:
         work_dir: checkpoints (``--work-dir``, ``cfg.work_dir`` or ``work_dirs/<config name>``).
         log_dir: ``work_dir/<timestamp>``: the log file, the config copy, ``vis_data/``.
         logger: the ``mlpose`` logger (rank 0 at INFO, other ranks errors only).
+        lock: rank 0's hold on the work dir (training jobs; see :mod:`mlpose.runtime.worklock`).
+        created: folders ``setup_run`` created for the work dir (outermost first).
+        started: set when the job's tracked part begins (:func:`mlpose.engine.jobs.tracked`);
+            a job that fails before leaves no log folder behind (see :meth:`job`).
     """
 
     cfg: Config
@@ -52,6 +61,32 @@ class RunContext:
     work_dir: Path
     log_dir: Path
     logger: logging.Logger
+    lock: WorkDirLock | None = None
+    created: list = dataclasses.field(default_factory=list)
+    started: bool = False
+
+    @contextlib.contextmanager
+    def job(self):
+        """The job's life: the work-dir lock is released at the end, and a job that fails
+        before it started (a bad value found while building, missing data) takes back the log
+        folder it made (and a work dir it created), so nothing but its one-line error is left."""
+        try:
+            yield self
+        except BaseException as exc:
+            if not self.started and dist.is_main():
+                close_log_files(self.logger)
+                shutil.rmtree(self.log_dir, ignore_errors=True)
+                _remove_empty(self.created if self.lock is None else [])
+                if self.lock is not None:
+                    self.lock.release(discard=True)
+                    self.lock = None
+            line = unwritable_message(exc)  # e.g. --show-dir below a file: one line, not a traceback
+            if line is not None:
+                raise ConfigError(line) from None
+            raise
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     @property
     def amp_dtype(self) -> torch.dtype:
@@ -75,14 +110,21 @@ class RunContext:
         return (self.device.type == "cpu" or self.amp) if choice is None else choice
 
 
-def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool) -> RunContext:
-    """Join the process group, seed, choose device and precision, make the log folder.
+def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool, lock: bool = False,
+              command: list | None = None) -> RunContext:
+    """Join the process group, seed, choose device and precision, lock the work dir (when
+    ``lock``), make the log folder. Use the result as ``with ctx.job(): ...``.
 
     Args:
         cfg: the loaded config.
         work_dir: run folder (default ``cfg.work_dir`` or ``work_dirs/<config name>``).
         launcher: 'none', 'pytorch', 'slurm' or 'mpi'.
         amp: ``--amp`` (``optim_wrapper.type='AmpOptimWrapper'`` turns it on too).
+        lock: hold the work dir for this job (training); another job holding it is an error.
+        command: the command line, recorded in the lock for whoever is refused.
+
+    Raises:
+        ConfigError: the work dir is held by another job, or a folder cannot be made.
     """
     backend = ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend")
     if backend == "nccl" and not torch.cuda.is_available():
@@ -100,14 +142,50 @@ def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool) -> Ru
     precision = ("fp16" if device.type == "cuda" else "bf16") + "-amp" if amp else "fp32"
 
     work = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / cfg.name)
-    stamp = dist.broadcast_object(time.strftime("%Y%m%d_%H%M%S"))
-    log_dir = work / stamp
+    held, created, made = None, [], None
     if dist.is_main():
-        log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            held, created, made = _make_folders(work, cfg, lock, command)
+        except ConfigError as exc:
+            made = exc
+    made = dist.broadcast_object(str(made) if isinstance(made, ConfigError) else made)
+    if not isinstance(made, Path):
+        raise ConfigError(made)  # every rank stops with rank 0's line
+    logger = setup_logger(made / f"{made.name}.log" if dist.is_main() else None)
+    return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, made, logger,
+                      held, created)
+
+
+def _make_folders(work: Path, cfg: Config, lock: bool, command: list | None) -> tuple:
+    """Rank 0: ``(lock or None, folders created, log folder)``; the log folder is new even when
+    another job (a test beside a training) starts in the same second."""
+    held = lock_work_dir(work, command) if lock else None
+    created = held.created if held else make_dirs(work, "work dir", hint="give another --work-dir")
+    try:
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        for n in range(1, 100):
+            log_dir = work / (stamp if n == 1 else f"{stamp}_{n}")
+            try:
+                log_dir.mkdir()
+                break
+            except FileExistsError:
+                continue
         (log_dir / f"{cfg.name}.py").write_text(config_text(cfg))
-    dist.barrier()
-    logger = setup_logger(log_dir / f"{stamp}.log" if dist.is_main() else None)
-    return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, log_dir, logger)
+    except OSError as exc:
+        if held:
+            held.release(discard=True)
+        else:
+            _remove_empty(created)
+        raise ConfigError(f"cannot write in the work dir {work} ({exc.strerror}); give a writable --work-dir") from None
+    return held, created, log_dir
+
+
+def _remove_empty(folders: list) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def snapshot_env() -> dict:

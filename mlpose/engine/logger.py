@@ -26,6 +26,10 @@ CONSOLE_DATEFMT = "%m/%d %H:%M:%S"
 FILE_DATEFMT = "%Y/%m/%d %H:%M:%S"
 LINE_FORMAT = "%(asctime)s - mlpose - %(levelname)s - %(message)s"
 _HANDLER_TAG = "_mlpose_handler"
+#: Libraries whose INFO lines (MLflow's "Validating input example...", "Successfully terminated
+#: system metrics monitoring!", table creation) belong in the run's log file, not on the console.
+LIBRARY_LOGGERS = ("mlflow", "alembic")
+LIBRARY_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
 
 def make_timestamp() -> str:
@@ -61,7 +65,43 @@ def setup_logger(log_file: str | None = None, level: int | str = logging.INFO, n
         file.setFormatter(logging.Formatter(LINE_FORMAT, FILE_DATEFMT))
         setattr(file, _HANDLER_TAG, True)
         logger.addHandler(file)
+    capture_library_logs(logger)
     return logger
+
+
+def capture_library_logs(logger: logging.Logger | None = None) -> None:
+    """Send the INFO lines of :data:`LIBRARY_LOGGERS` to ``logger``'s log file only: their own
+    console handlers keep warnings and errors (those still reach the user), and mlpose's
+    summary stays the last thing a run prints.
+
+    Call it again after a library configured its logger (MLflow does so when first imported);
+    each call replaces the file handler an earlier call added.
+    """
+    logger = logger or logging.getLogger(LOGGER_NAME)
+    files = [h for h in logger.handlers if getattr(h, _HANDLER_TAG, False) and isinstance(h, logging.FileHandler)]
+    for name in LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        for h in list(lib.handlers):
+            if getattr(h, _HANDLER_TAG, False):
+                lib.removeHandler(h)
+            elif isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
+                h.setLevel(max(h.level, logging.WARNING))
+        for file in files:
+            mirror = logging.FileHandler(file.baseFilename, mode="a", encoding="utf-8", delay=True)
+            mirror.setFormatter(logging.Formatter(LIBRARY_FORMAT, FILE_DATEFMT))
+            setattr(mirror, _HANDLER_TAG, True)
+            lib.addHandler(mirror)
+
+
+def close_log_files(logger: logging.Logger | None = None) -> None:
+    """Close and remove the log-file handlers :func:`setup_logger` added (console stays), also
+    those mirrored to the library loggers: the log folder can then be removed or left."""
+    for name in (logger.name if logger else LOGGER_NAME, *LIBRARY_LOGGERS):
+        target = logging.getLogger(name)
+        for h in list(target.handlers):
+            if getattr(h, _HANDLER_TAG, False) and isinstance(h, logging.FileHandler):
+                target.removeHandler(h)
+                h.close()
 
 
 def eta_string(seconds: float) -> str:

@@ -39,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 from faster_coco_eval import COCO, COCOeval_faster
 
+from mlpose.datasets.checks import check_coco_file
 from mlpose.errors import ConfigError
 from mlpose.evaluation.evaluator import BaseMetric
 from mlpose.evaluation.nms import oks_nms, soft_oks_nms
@@ -153,6 +154,7 @@ class CocoMetric(BaseMetric):
                               "the COCO-format keypoint annotation json")
         with self._quiet():
             coco = COCO(str(ann_file))
+        check_coco_file(coco.dataset, str(ann_file))  # ids unique, references resolve, finite numbers
         if "annotations" not in coco.dataset and not self.format_only:
             raise ConfigError(f"CocoMetric: ann_file {ann_file!r} has no 'annotations'; "
                               "evaluation needs ground truth (or set format_only=True)")

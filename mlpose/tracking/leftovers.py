@@ -15,7 +15,7 @@ from mlpose.tracking.sync import clean_stale_uploads, pending_runs, sync_run
 
 
 def before_job(work_dir: str | os.PathLike, uri: str, run_id: str | None, resumed_run: str | None,
-               log: logging.Logger) -> str | None:
+               log: logging.Logger, unfinished_only: bool = False) -> str | None:
     """Rank 0, before ``Tracker.start``: send what jobs left pending in ``work_dir``'s journal,
     remove stale ``.mlpose-upload-*`` folders, and return the run to attach to.
 
@@ -24,6 +24,9 @@ def before_job(work_dir: str | os.PathLike, uri: str, run_id: str | None, resume
             RUNNING run whose process is gone is ended KILLED first).
         resumed_run: the run id recorded in the checkpoint ``--resume`` restores: continued
             when it exists in this store and no live process runs it; else None (a new run).
+        unfinished_only: ``resumed_run`` is the work dir's last run, found without a
+            checkpoint: continued only when it did not finish (a finished run whose checkpoints
+            are gone is not trained again from scratch).
     """
     for info in pending_runs(work_dir, include_unknown=False):
         try:
@@ -45,6 +48,9 @@ def before_job(work_dir: str | os.PathLike, uri: str, run_id: str | None, resume
             log.info(f"the checkpoint's MLflow run {resumed_run} is not in this tracking store: a new run continues it")
         return run_id  # an explicit run id that is missing fails in Tracker.start with one line
     ended = mark_if_gone(client, run)
+    if run_id is None and unfinished_only and run.info.status == "FINISHED":
+        log.info(f"the work dir's last MLflow run {resumed_run} FINISHED and its checkpoints are gone: a new run starts")
+        return None
     if run_id is None and run.info.status == "RUNNING" and not ended:
         log.warning(f"the checkpoint's MLflow run {resumed_run} is RUNNING in another live process: "
                     "this job logs to a new run")

@@ -7,6 +7,7 @@ import re
 from typing import Mapping
 
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
 from mlpose.errors import ConfigError
@@ -30,11 +31,15 @@ def resolve_tracking_uri(cfg: Mapping | None = None, explicit: str | None = None
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", uri)
 
 
-def experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experiment: str | None) -> str:
+def experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experiment: str | None,
+                  default: str | None = None) -> str:
+    """The id of the experiment named by ``experiment``, ``$MLFLOW_EXPERIMENT_NAME``,
+    ``$MLFLOW_EXPERIMENT_ID``, ``cfg.tracking.experiment``, ``default`` or ``config_name``
+    (the first set), created when new."""
     name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return os.environ["MLFLOW_EXPERIMENT_ID"]
-    name = name or ((cfg.get("tracking") or {}).get("experiment")) or config_name
+    name = name or ((cfg.get("tracking") or {}).get("experiment")) or default or config_name
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
@@ -47,6 +52,40 @@ def experiment_id(client: MlflowClient, cfg: Mapping, config_name: str, experime
         raise ConfigError(f"MLflow experiment {name!r} is deleted; restore it "
                           f"(mlflow experiments restore --experiment-id {exp.experiment_id}) or pick another name")
     return exp.experiment_id
+
+
+def new_run_name(client: MlflowClient, experiment_id: str, base: str) -> str:
+    """``<base>-<n>``, n one more than the highest of the experiment's runs named so (deleted
+    runs count, so a number is never given twice). Counted, not drawn: MLflow's random names
+    come from the RNG the training seed has fixed, so every run got the same one."""
+    pattern = re.compile(rf"^{re.escape(base)}-(\d+)(-[0-9a-f]+)?$")
+    # LIKE narrows the search ('_' and '%' in a name only widen it; the pattern decides)
+    where = f"attributes.run_name LIKE '{base}-%'" if "'" not in base else ""
+    highest, token = 0, None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=where, run_view_type=ViewType.ALL,
+                                  max_results=1000, page_token=token)
+        for run in page:
+            match = pattern.match(run.info.run_name or "")
+            if match:
+                highest = max(highest, int(match.group(1)))
+        token = page.token
+        if not token:
+            return f"{base}-{highest + 1}"
+
+
+def make_name_unique(client: MlflowClient, run) -> str:
+    """Rename ``run`` to ``<name>-<run id's first 6>`` when another run of its experiment got the
+    same name (two jobs counted at the same moment); returns the name it has."""
+    name = run.info.run_name
+    if not name or "'" in name:
+        return name
+    same = client.search_runs([run.info.experiment_id], filter_string=f"attributes.run_name = '{name}'",
+                              run_view_type=ViewType.ALL, max_results=2)
+    if len(same) > 1:
+        name = f"{name}-{run.info.run_id[:6]}"
+        client.update_run(run.info.run_id, name=name)
+    return name
 
 
 def get_existing_run(client: MlflowClient, run_id: str, uri: str, action: str = ""):

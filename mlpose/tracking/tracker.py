@@ -16,7 +16,8 @@ Where: ``tracking_uri`` argument, else ``$MLFLOW_TRACKING_URI``, else ``cfg.trac
 Which run: ``run_id``, else ``$MLFLOW_RUN_ID`` (set by ``mlflow run``; ignored for child runs,
 i.e. when ``parent_run_id`` is given), else a new run in the experiment named by ``experiment``,
 ``$MLFLOW_EXPERIMENT_NAME``, ``$MLFLOW_EXPERIMENT_ID``, ``cfg.tracking.experiment`` or the config
-name. An attached run keeps the params it has; config values that differ from them are kept
+name. A new run is named ``cfg.tracking.run_name``, else ``<config>-<n>`` (n counts that name's
+runs in the experiment: never MLflow's random name, which the seeded RNG made the same every time). An attached run keeps the params it has; config values that differ from them are kept
 in the tag ``mlpose.param_conflicts`` (MLflow forbids changing a param).
 """
 from __future__ import annotations
@@ -40,8 +41,10 @@ from mlpose.tracking.journal import forget_run, lane_path, write_run_info
 from mlpose.tracking.liveness import process_id
 from mlpose.tracking.params import MAX_TAG_VAL_LENGTH, log_run_setup, truncate
 from mlpose.tracking.redact import redact_text
-from mlpose.tracking.runs import _attach, experiment_id, last_steps, resolve_tracking_uri
+from mlpose.tracking.runs import (_attach, experiment_id, last_steps, make_name_unique, new_run_name,
+                                  resolve_tracking_uri)
 from mlpose.tracking.system import start_system_metrics
+from mlpose.tracking.store_init import check_artifact_root
 from mlpose.tracking.step_media import (ImageSource, TableSource, TableWriter, image_key, stage_folder_without,
                                         stage_image, table_file)
 
@@ -89,7 +92,8 @@ class Tracker(BaseTracker):
               command: list[str] | None = None, launcher: str = "none", world_size: int = 1,
               precision: str = "fp32", run_id: str | None = None, parent_run_id: str | None = None,
               run_name: str | None = None, extra_tags: dict | None = None,
-              journal_dir: str | os.PathLike | None = None) -> "Tracker":
+              journal_dir: str | os.PathLike | None = None, name_base: str | None = None,
+              default_experiment: str | None = None) -> "Tracker":
         """Create (or attach to) the run and log config params, config artifacts and tags.
 
         Args:
@@ -102,10 +106,13 @@ class Tracker(BaseTracker):
             launcher, world_size, precision: tags ``mlpose.launcher/world_size/precision``.
             run_id: attach to this existing run (resume) instead of creating one.
             parent_run_id: make the new run a child of this run (``mlflow.parentRunId``).
-            run_name: name of a new run (default ``cfg.tracking.run_name``, else MLflow's).
+            run_name: name of a new run (default ``cfg.tracking.run_name``, else
+                ``<name_base>-<n>``: n counts those runs of the experiment, see ``new_run_name``).
             extra_tags: more tags, e.g. ``{'mlpose.source_run_id': ...}``.
             journal_dir: keep the run's pending writes here (``<work_dir>/tracking-journal``),
                 where ``mlpose sync`` finds them; default a temporary folder.
+            name_base: what a new run's name starts with (default ``config_name``).
+            default_experiment: the experiment when nothing names one (default ``config_name``).
 
         Raises:
             ConfigError: unknown/deleted run or experiment, or a refused tracking URI.
@@ -122,10 +129,14 @@ class Tracker(BaseTracker):
         else:
             from mlflow.tracking.context.registry import resolve_tags  # user, source name/type
 
-            exp_id = experiment_id(client, plain, config_name, experiment)
+            exp_id = experiment_id(client, plain, config_name, experiment, default_experiment)
+            check_artifact_root(client, exp_id)  # else no checkpoint or model is stored, each with a warning
             tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
-            run = client.create_run(exp_id, run_name=run_name or (plain.get("tracking") or {}).get("run_name"),
+            name = run_name or (plain.get("tracking") or {}).get("run_name")
+            run = client.create_run(exp_id, run_name=name or new_run_name(client, exp_id, name_base or config_name),
                                     tags=resolve_tags(tags))
+            if not name:
+                make_name_unique(client, run)
         if uri.startswith(("http://", "https://")):
             # The lanes retry and journal by themselves: MLflow's own 7 HTTP retries with
             # backoff would hold a lane (and a flush) for minutes when the server is away.

@@ -221,3 +221,22 @@ def test_difficulty_changes_the_data_and_is_recorded(tmp_path):
     assert info["difficulty"] == summary["difficulty"] == "easy"
     with pytest.raises(ConfigError, match="difficulty 'hard'.*easy.*normal.*simple"):
         generate(tmp_path / "x", difficulty="hard", **kw)
+
+
+def test_a_folder_holding_a_dataset_is_refused_unless_overwrite(tmp_path):
+    from mlpose.datasets.synth.coco_size import write_coco_size
+
+    generate(tmp_path / "d", num_train=1, num_val=1, image_size=(64, 64), progress=False)
+    ann = tmp_path / "d/annotations/person_keypoints_train.json"
+    before = ann.read_bytes()
+    with pytest.raises(ConfigError, match=r"d already holds a dataset \(.*person_keypoints_train.json.*--overwrite"):
+        generate(tmp_path / "d", num_train=1, num_val=1, seed=5, image_size=(64, 64), progress=False)
+    with pytest.raises(ConfigError, match="already holds a dataset"):
+        write_coco_size(tmp_path / "d", num_train=1, num_val=1, progress=False)
+    assert ann.read_bytes() == before
+    generate(tmp_path / "d", num_train=1, num_val=1, seed=5, image_size=(64, 64), progress=False, overwrite=True)
+    assert ann.read_bytes() != before
+    (tmp_path / "e/images/val").mkdir(parents=True)
+    (tmp_path / "e/images/val/mine.jpg").write_bytes(b"x")  # images alone count too
+    with pytest.raises(ConfigError, match=r"1 image\(s\) in .*e/images/val"):
+        generate(tmp_path / "e", num_train=1, num_val=1, image_size=(64, 64), progress=False)

@@ -29,3 +29,38 @@ def test_compile_options(tmp_path):
     assert ctx.compile_options() == {}
     ctx.cfg.env_cfg.compile = dict(mode="max-autotune")
     assert ctx.compile_options() == {"mode": "max-autotune"}
+
+
+def test_a_job_that_fails_before_it_starts_leaves_no_folder(tmp_path):
+    work = tmp_path / "new" / "run"
+    ctx = setup_run(load_config("tiny"), str(work), "none", amp=False, lock=True, command=["mlpose", "train", "tiny"])
+    assert ctx.log_dir.parent == work and (ctx.log_dir / "tiny.py").is_file()
+    with pytest.raises(ValueError), ctx.job():
+        raise ValueError("a bad value found while building")
+    assert not (tmp_path / "new").exists()  # log folder, lock file and the work dir it made: gone
+
+
+def test_a_started_job_keeps_its_log_and_frees_the_work_dir(tmp_path):
+    from mlpose.runtime.worklock import try_lock_work_dir
+
+    ctx = setup_run(load_config("tiny"), str(tmp_path), "none", amp=False, lock=True)
+    with pytest.raises(RuntimeError), ctx.job():
+        ctx.started = True  # what tracked() sets: the run exists and will say why it failed
+        raise RuntimeError("diverged")
+    assert ctx.log_dir.is_dir()
+    free = try_lock_work_dir(tmp_path)
+    assert free is not None and free is not ctx.lock  # released: a fresh lock, not the job's
+    free.release()
+    again = setup_run(load_config("tiny"), str(tmp_path), "none", amp=False, lock=True)
+    assert again.log_dir != ctx.log_dir  # a new folder even within the same second
+    with again.job():
+        pass
+
+
+def test_a_resume_of_an_unknown_run_leaves_no_folder(mlflow_env, tmp_path):
+    from mlpose.engine.jobs import resume_run
+    from mlpose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot resume: MLflow run '0123456789abcdef' not found"):
+        resume_run("0123456789abcdef", [])
+    assert not (tmp_path / "work_dirs").exists()

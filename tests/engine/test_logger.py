@@ -63,6 +63,27 @@ def test_setup_twice_does_not_duplicate_output(tmp_path, capsys, fresh_logger):
     assert not logging.getLogger("mlpose").propagate
 
 
+def test_library_info_goes_to_the_log_file_and_warnings_to_the_console(tmp_path, capsys, fresh_logger):
+    import mlflow  # noqa: F401 - MLflow gives its logger a console handler when imported
+
+    logger = setup_logger(str(tmp_path / "run.log"))
+    library = logging.getLogger("mlflow.system_metrics.system_metrics_monitor")
+    library.info("Successfully terminated system metrics monitoring!")
+    library.warning("a warning that matters")
+    logger.info("finished: the summary")
+    for handler in [*logger.handlers, *logging.getLogger("mlflow").handlers]:
+        handler.flush()
+    shown = capsys.readouterr()
+    assert "Successfully terminated" not in shown.out + shown.err
+    assert "a warning that matters" in shown.err and shown.out.rstrip().endswith("finished: the summary")
+    text = (tmp_path / "run.log").read_text()
+    assert " - mlflow.system_metrics.system_metrics_monitor - INFO - Successfully terminated" in text
+    assert "a warning that matters" in text
+    setup_logger(str(tmp_path / "next.log"))  # the next job's log: nothing more goes to the first one
+    library.info("later")
+    assert "later" not in (tmp_path / "run.log").read_text()
+
+
 def test_val_line_omits_missing_fields():
     line = format_log_line("val", 3, 10, 10, scalars={"coco/AP": 0.71234567, "coco/AR": 0.8, "num_samples": 40})
     assert line == "Epoch(val) [3][10/10]  coco/AP: 0.712346  coco/AR: 0.800000  num_samples: 40"

@@ -28,9 +28,11 @@ import numpy as np
 
 from mlpose.errors import ConfigError
 
-from .writer import generate
+from .writer import ANNOTATION_FILES, generate, refuse_to_overwrite
 
 DETECTION_FILE = "person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
+COCO_SIZE_FILES = ("annotations/person_keypoints_train2017.json", "annotations/person_keypoints_val2017.json",
+                   DETECTION_FILE)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ POLYGON_VERTICES = 40  # COCO's person polygons average a few dozen vertices
 
 def write_coco_size(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
                     image_size: tuple[int, int] = (256, 256), progress: bool = True,
-                    sizes: dict[str, SplitSize] | None = None, difficulty: str = "normal") -> dict:
+                    sizes: dict[str, SplitSize] | None = None, difficulty: str = "normal",
+                    overwrite: bool = False) -> dict:
     """Render ``num_train``/``num_val`` images and write COCO-size files re-using them.
 
     Args:
@@ -75,14 +78,17 @@ def write_coco_size(out_dir, num_train: int = 200, num_val: int = 50, seed: int 
         progress: show the rendering progress bar.
         difficulty: the rendered scenes' preset (see ``generate``).
         sizes: per-split counts; default :data:`COCO_2017`.
+        overwrite: replace the files of a dataset already in ``out_dir``; else it is refused.
 
     Returns:
         summary: per split the counts written and the file size in bytes, and ``detections``.
     """
     sizes = sizes or COCO_2017
     out = Path(out_dir)
+    if not overwrite:
+        refuse_to_overwrite(out, (*ANNOTATION_FILES, *COCO_SIZE_FILES))
     generate(out, num_train=num_train, num_val=num_val, seed=seed, image_size=image_size,
-             progress=progress, difficulty=difficulty)
+             progress=progress, difficulty=difficulty, overwrite=True)
     summary: dict = {"out_dir": str(out), "splits": {}}
     for stream, split in enumerate(("train", "val")):
         rng = np.random.default_rng([seed, 7, stream])

@@ -101,9 +101,35 @@ def _dump(obj, path: Path) -> None:
     path.write_text(json.dumps(obj, separators=(",", ":")))
 
 
+#: What :func:`generate` writes under ``out_dir`` besides the images.
+ANNOTATION_FILES = tuple(f"annotations/{name}" for name in (
+    "person_keypoints_train.json", "person_keypoints_val.json", "aic_train.json", "aic_val.json",
+    "person_detection_results_val.json", "synth_info.json"))
+
+
+def refuse_to_overwrite(out: Path, files: tuple[str, ...] = ANNOTATION_FILES) -> None:
+    """Raise unless ``out`` is free of a dataset: none of ``files`` (relative to ``out``)
+    exists and ``images/train``, ``images/val`` hold no file.
+
+    Raises:
+        ConfigError: one line naming what is there and the way out (``--overwrite``).
+    """
+    found = [str(out / f) for f in files if (out / f).exists()]
+    for split in SPLITS:
+        folder = out / "images" / split
+        if folder.is_dir():
+            count = sum(1 for p in folder.iterdir() if p.is_file())
+            if count:
+                found.append(f"{count} image(s) in {folder}")
+    if found:
+        more = f" and {len(found) - 2} more" if len(found) > 2 else ""
+        raise ConfigError(f"synth: {out} already holds a dataset ({'; '.join(found[:2])}{more}); writing would "
+                          "replace it: give a new or empty OUT, or --overwrite to replace those files")
+
+
 def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
              image_size: tuple[int, int] = (256, 256), progress: bool = True,
-             difficulty: str = "normal") -> dict:
+             difficulty: str = "normal", overwrite: bool = False) -> dict:
     """Generate the synthetic person-keypoint dataset under ``out_dir``.
 
     Writes ``images/{train,val}/<image id>.jpg``, ``annotations/person_keypoints_{train,
@@ -122,10 +148,16 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
         difficulty: scene preset, ``"normal"`` (the full variety), ``"easy"`` (the same
             hard cases, rarer and milder) or ``"simple"`` (whole, unoccluded people; the
             demo's): see :mod:`~mlpose.datasets.synth.difficulty`.
+        overwrite: replace the files of a dataset already in ``out_dir`` (files of other
+            names are left); without it such a folder is refused.
 
     Returns:
         summary dict: ``out_dir``, per-split ``images``/``instances``/``labelled``/``crowd``
         counts, ``detections``, ``seconds`` and ``images_per_s``.
+
+    Raises:
+        ConfigError: a bad size or count, an unwritable ``out_dir``, or one that already holds a
+            dataset (without ``overwrite``).
     """
     preset = get_difficulty(difficulty)
     width, height = (int(v) for v in image_size)
@@ -134,6 +166,8 @@ def generate(out_dir, num_train: int = 200, num_val: int = 50, seed: int = 0,
     if num_train < 0 or num_val < 0:
         raise ConfigError(f"synth: num_train={num_train}, num_val={num_val} must be >= 0")
     out = Path(out_dir)
+    if not overwrite:
+        refuse_to_overwrite(out)
     try:
         return _generate(out, num_train, num_val, seed, (width, height), progress, difficulty, preset)
     except OSError as exc:  # a read-only or full folder: one line, not a traceback
