@@ -13,7 +13,7 @@ from mlpose.config import config_text
 from mlpose.datasets import pose_collate
 from mlpose.datasets.loader import build_dataloader
 from mlpose.engine.checkpoint import CheckpointManager
-from mlpose.engine.checkpointer import Checkpointer, ModelState, RngState, load_weights
+from mlpose.engine.checkpointer import Checkpointer, ModelState, OptimizerState, RngState, load_weights
 from mlpose.engine.context import RunContext, snapshot_env
 from mlpose.engine.ema import EmaState, EmaWeights, ModelEMA
 from mlpose.engine.optim import auto_scale_lr, build_optimizer, make_grad_clipper, parse_optim_wrapper
@@ -111,7 +111,7 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     weights = ModelState(model)
     # under EMA the file's model is the average (what is evaluated and used), its ema entry the raw weights
     models = {"model": weights} if ema is None else {"model": EmaWeights(ema, weights), "ema": EmaState(weights, ema)}
-    table = {**models, "optimizer": optimizer, "scheduler": schedule, "scaler": scaler,
+    table = {**models, "optimizer": OptimizerState(optimizer), "scheduler": schedule, "scaler": scaler,
              "state": state, "sampler": SamplerPosition(sampler, state, batch_size), "checkpoints": manager,
              "rng": RngState()}  # RNG last: restoring the others draws nothing after it
     upload = (cfg.get("tracking") or {}).get("log_checkpoints") or "best_last"

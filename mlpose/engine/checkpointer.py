@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
+import torch
 from torch import nn
 
 from mlpose.engine.checkpoint import CheckpointManager
@@ -54,6 +55,33 @@ class ModelState:
         if problem:
             raise ConfigError(problem)
         model.load_state_dict(state, strict=True)
+
+
+class OptimizerState:
+    """The optimizer's state; loading checks that each saved moment fits its parameter's shape.
+
+    torch maps saved states to parameters by position only, so a checkpoint whose parameters
+    came in another order would load moments onto the wrong tensors (and fused kernels then
+    read out of bounds): that is one line naming the parameter instead.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer):
+        self.optimizer = optimizer
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: Mapping) -> None:
+        saved = [i for group in state.get("param_groups", ()) for i in group["params"]]
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        for index, param in zip(saved, params):
+            for key, value in state.get("state", {}).get(index, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != param.shape:
+                    raise ConfigError(
+                        f"optimizer state {key} of parameter {index} is {tuple(value.shape)} but the model's "
+                        f"parameter there is {tuple(param.shape)}: the checkpoint orders its parameters "
+                        "differently, so training cannot resume exactly; start from its weights with load_from")
+        self.optimizer.load_state_dict(state)
 
 
 class RngState:

@@ -118,3 +118,17 @@ def test_resuming_an_mmengine_checkpoint_says_to_start_from_its_weights(zoo_file
     assert str(err.value) == (f"{path} is an MMEngine training checkpoint (meta, message_hub, optimizer, "
                               "param_schedulers), so mlpose cannot continue its training; start a new run from its "
                               f"weights instead: --cfg-options load_from={path} (without --resume or resume=True)")
+
+
+def test_optimizer_moments_of_parameters_in_another_order_are_refused_not_misapplied():
+    from mlpose.engine.checkpointer import OptimizerState
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(2, 3)).sum().backward()
+    optimizer.step()
+    state = OptimizerState(optimizer).state_dict()
+    swapped = torch.optim.Adam([model[1].weight, model[1].bias, model[0].weight, model[0].bias])
+    with pytest.raises(ConfigError, match=r"exp_avg of parameter 0 is \(4, 3\) but the model's parameter there is \(2, 4\)"):
+        OptimizerState(swapped).load_state_dict(state)
+    OptimizerState(torch.optim.Adam(model.parameters())).load_state_dict(state)  # the same order loads

@@ -64,12 +64,13 @@ class _Residual(nn.Module):
     """A residual block: ``relu(branch(x) + shortcut(x))``, with optional activation checkpointing.
 
     ``with_cp`` recomputes the block in the backward pass instead of storing its activations
-    (torch.utils.checkpoint): less memory, about a third more compute.
+    (torch.utils.checkpoint): less memory, about a third more compute. Subclasses register
+    ``downsample`` right after their convolutions: the parameter order (which optimizer states
+    follow, in checkpoints of earlier mlpose versions and MMEngine's) is MMPose's and torchvision's.
     """
 
-    def __init__(self, downsample: nn.Module | None, with_cp: bool):
+    def __init__(self, with_cp: bool):
         super().__init__()
-        self.downsample = downsample
         self.with_cp = with_cp
         self.relu = nn.ReLU(inplace=True)
 
@@ -101,11 +102,12 @@ class BasicBlock(_Residual):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  with_cp: bool = False):
-        super().__init__(downsample, with_cp)
+        super().__init__(with_cp)
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
 
     def branch(self, x: Tensor) -> Tensor:
         return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
@@ -135,7 +137,7 @@ class Bottleneck(_Residual):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  with_cp: bool = False, groups: int = 1, mid_channels: int | None = None,
                  se_ratio: int | None = None):
-        super().__init__(downsample, with_cp)
+        super().__init__(with_cp)
         mid = mid_channels or planes
         out = planes * self.expansion
         self.conv1 = nn.Conv2d(inplanes, mid, 1, bias=False)
@@ -144,6 +146,7 @@ class Bottleneck(_Residual):
         self.bn2 = nn.BatchNorm2d(mid)
         self.conv3 = nn.Conv2d(mid, out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out)
+        self.downsample = downsample
         self.se_layer = SELayer(out, se_ratio) if se_ratio is not None else None
 
     def branch(self, x: Tensor) -> Tensor:
