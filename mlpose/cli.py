@@ -54,7 +54,7 @@ def _train_args(f):
                      help="Resume: with no PATH, from the latest checkpoint in the work dir (fresh start if none); with PATH, from that file."),
         click.option("--amp", is_flag=True, help="Mixed precision: fp16 autocast + GradScaler on CUDA, bfloat16 autocast on CPU."),
         click.option("--no-validate", is_flag=True, help="Do not validate during training (not suggested)."),
-        click.option("--auto-scale-lr", is_flag=True, help="Scale lr by (world size x batch size) / auto_scale_lr.base_batch_size."),
+        click.option("--auto-scale-lr", is_flag=True, help="Scale lr by (world size x batch size) / auto_scale_lr.base_batch_size (as auto_scale_lr.enable=True in the config)."),
         cfg_options_opt,
         click.option("--show-dir", type=click.Path(file_okay=False), help="Save validation images with predicted (and GT) keypoints here (under the run's work dir if relative)."),
         click.option("--show", is_flag=True, help="Show validation results in a window (needs a display)."),

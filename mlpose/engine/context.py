@@ -106,7 +106,7 @@ def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool) -> Ru
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / f"{cfg.name}.py").write_text(config_text(cfg))
     dist.barrier()
-    logger = setup_logger(log_dir / f"{stamp}.log" if dist.is_main() else None)
+    logger = setup_logger(log_dir / f"{stamp}.log" if dist.is_main() else None, level=cfg.get("log_level") or "INFO")
     return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, log_dir, logger)
 
 

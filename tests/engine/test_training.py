@@ -80,8 +80,12 @@ def test_paramwise_freezing_leaves_tensors_bit_identical(tmp_path, tiny_data, ml
     assert not torch.equal(e1["backbone.layer2.0.conv1.weight"], e2["backbone.layer2.0.conv1.weight"])
 
 
-def test_auto_scale_lr_scales_by_total_batch(tmp_path, tiny_data, mlflow_env):
-    _train(tmp_path, tiny_data, epochs=1, auto_scale_lr=True)
+@pytest.mark.parametrize("asked", [
+    dict(auto_scale_lr=True),
+    dict(cfg={"+auto_scale_lr.enable": True, "tracking.enabled": False}, no_validate=True),  # the cheap way
+], ids=["flag", "config"])
+def test_auto_scale_lr_scales_by_total_batch(tmp_path, tiny_data, mlflow_env, asked):
+    _train(tmp_path, tiny_data, epochs=1, **asked)  # --auto-scale-lr, or MMEngine's auto_scale_lr.enable=True
     groups = load_checkpoint(tmp_path / "run" / "epoch_1.pth")["optimizer"]["param_groups"]
     assert groups[0]["initial_lr"] == pytest.approx(2e-3 * 4 / 32)  # lr x (1 x 4) / base 32
 
