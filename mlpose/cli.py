@@ -234,6 +234,37 @@ def config_show(config, cfg_options, fmt):
     click.echo(config_text(load_config(config, _options(cfg_options)), fmt), nl=False)
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def zoo(ctx):
+    """The recipes of experiments/ (or, with `check`, whether config files run).
+
+    Without a subcommand: each recipe's short name, backbone, head, codec, input size, parameters,
+    GFLOPs (multiply-adds of one crop, as MMPose's tables count them) and the COCO AP MMPose
+    publishes for the config the recipe mirrors (same file name). Measures are cached.
+    """
+    if ctx.invoked_subcommand is None:
+        from mlpose.zoo import zoo_table
+
+        click.echo(zoo_table())
+
+
+@zoo.command("check")
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.option("--train", is_flag=True, help="Also train each one iteration on generated data (batch 2, no "
+              "workers, tracking, validation, checkpoint or pretrained weights).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="The generated data for --train "
+              "(a `mlpose data synth` folder; default: a small one made for the run).")
+def zoo_check(configs, train, data):
+    """Whether each CONFIG loads, builds its model, runs one forward pass (batch 1, its input size)
+    and, with --train, trains one iteration: a table, then one line per failure (the missing
+    component or refused key). Pretrained weights (init_cfg) are not loaded. CONFIG: files, folders
+    (every *.py below but _base_), globs, short names. Exits 1 when any file failed."""
+    from mlpose.zoo import run_check
+
+    sys.exit(run_check(configs, train, data, echo=click.echo))
+
+
 @cli.group()
 def data():
     """Make datasets."""
