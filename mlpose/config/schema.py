@@ -165,6 +165,12 @@ IGNORED: dict[str, tuple[Any, str]] = {
     "log_processor.window_size": (Same("default_hooks.logger.interval", 50),
                                   "mlpose averages each logged value over the log interval "
                                   "(default_hooks.logger.interval)"),
+    **{f"{split}_dataloader.sampler.round_up": (False, "mlpose never pads: each epoch trains on the full batches of "
+                                                      "a seeded permutation, evaluation sees every sample once")
+       for split in ("train", "val", "test")},
+    **{f"{split}_dataloader.sampler.seed": (None, "the sampler is seeded from randomness.seed")
+       for split in ("train", "val", "test")},
+    **{f"{split}_dataloader.drop_last": (False, "evaluation never drops samples") for split in ("val", "test")},
 }
 
 TOP_LEVEL: dict[str, Any] = {
@@ -182,4 +188,5 @@ DATALOADER: dict[str, Any] = {
     "drop_last": bool, "sampler": dict, "dataset": dict, "prefetch_factor": (int, NoneType),
 }
 SAMPLERS = ("DefaultSampler",)
+SAMPLER: dict[str, Any] = {"type": str, "shuffle": bool, "round_up": bool, "seed": (int, NoneType)}
 OPTIM_WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")

@@ -119,6 +119,7 @@ def _dataloader(cfg: dict, path: str, source: str, decoder: bool | None = None) 
         raise ConfigError(f"{source}: {path}.num_workers={workers!r}: use an int >= 0 or 'auto' "
                           "(sized to the cores and the device)")
     sampler = cfg.get("sampler") or {}
+    _check_keys(sampler, schema.SAMPLER, f"{path}.sampler", source)
     if sampler.get("type", "DefaultSampler") not in schema.SAMPLERS:
         raise ConfigError(f"{source}: {path}.sampler.type: unknown {sampler['type']!r}; known: {', '.join(schema.SAMPLERS)}")
     if "dataset" in cfg:

@@ -83,6 +83,7 @@ def test_mmposes_runtime_loads_and_says_what_it_ignores(tmp_path, notes):
     ("env_cfg = dict(dist_cfg=dict(backend='carrier-pigeon'))",
      r"env_cfg\.dist_cfg\.backend='carrier-pigeon': unknown backend 'carrier-pigeon'; use one of nccl, gloo"),
     ("env_cfg = dict(dist_cfg=dict(timeout=60))", r"unknown key env_cfg\.dist_cfg\.timeout"),
+    ("train_dataloader = dict(sampler=dict(shuffel=False))", r"unknown key train_dataloader\.sampler\.shuffel; did you mean"),
     ("env_cfg = dict(mp_cfg=dict(mp_start_method='thread'))", r"env_cfg\.mp_cfg\.mp_start_method='thread'"),
     ("default_scope = 'mmdet'", r"default_scope='mmdet': use one of None, 'mlpose', 'mmpose'"),
     ("log_level = 'LOUD'", r"log_level='LOUD': use one of 'DEBUG', 'INFO'"),
@@ -109,6 +110,9 @@ def test_refused_at_load_in_one_line(tmp_path, body, pattern):
     ("env_cfg = dict(mp_cfg=dict(mp_start_method='spawn'))", "env_cfg.mp_cfg.mp_start_method='spawn' is ignored"),
     ("fp16 = dict(loss_scale='dynamic')", "fp16={'loss_scale': 'dynamic'} is ignored: MMPose 0.x's key"),
     ("launcher = 'slurm'", "launcher='slurm' is ignored: the launcher is --launcher"),
+    ("val_dataloader = dict(sampler=dict(round_up=True))", "val_dataloader.sampler.round_up=True is ignored: mlpose never pads"),
+    ("train_dataloader = dict(sampler=dict(seed=3))", "train_dataloader.sampler.seed=3 is ignored: the sampler is seeded"),
+    ("test_dataloader = dict(drop_last=True)", "test_dataloader.drop_last=True is ignored: evaluation never drops"),
     ("custom_hooks = [dict(type='mmdet.CheckInvalidLossHook', interval=50)]",
      "custom_hooks.0 mmdet.CheckInvalidLossHook is ignored: mlpose stops at the first log line"),
 ])
