@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import glob
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -130,8 +131,11 @@ def error_line(exc: BaseException, path: Path) -> str:
     """The first line of ``exc``, without the file's own name (the row has it) and without the
     registry's list of every known type."""
     line = first_line(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {first_line(exc)}"
-    for prefix in (f"{path.resolve()}: ", f"{path}: "):
-        line = line[len(prefix):] if line.startswith(prefix) else line
+    for name in (str(path.resolve()), str(path)):
+        where = re.match(rf"{re.escape(name)}(:(\d+))?: ", line)
+        if where:
+            line = (f"line {where[2]}: " if where[2] else "") + line[where.end():]
+            break
     return line.split(" Known types: ")[0]
 
 

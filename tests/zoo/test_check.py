@@ -56,6 +56,13 @@ def test_each_failure_is_its_stage_and_its_first_line(tmp_path, text, stage, err
         assert result.family == "VisionTransformer2"  # read without validation: the family is still shown
 
 
+def test_a_line_number_stays_and_the_file_name_goes(tmp_path):
+    path = _file(tmp_path, "broken.py", "model = dict(\n")
+    result = check_config(path)
+    assert result.loads is False and result.family == "?"
+    assert result.error.startswith("line 1: syntax error: ")
+
+
 def test_train_one_iteration_on_generated_data(tmp_path, tiny_data):
     """The end-to-end test: the COCO+AIC recipe (combined datasets, two metrics) made small, and a
     file that fails, through the command's table, failure lines and exit code."""
