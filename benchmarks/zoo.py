@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from mlpose.zoo import CheckResult, check_configs
-from mlpose.zoo.check import HEADER, STAGES
-from mlpose.zoo.table import column_widths, format_row, format_table
+from mlpose.zoo.check import HEADER, STAGES, row_widths
+from mlpose.zoo.table import format_row, format_table
 
 FIND_CONFIGS = ("import importlib.util, pathlib; spec = importlib.util.find_spec('mmpose'); "
                 "print(pathlib.Path(list(spec.submodule_search_locations)[0]) / '.mim' / 'configs')")
@@ -64,7 +64,7 @@ def configs_section(args) -> int:
         sys.exit(f"no COCO body configs under {folder / 'body_2d_keypoint'}")
     print(f"MMPose configs: {folder} ({len(files)} COCO body files); "
           f"{'train one iteration on generated data' if not args.no_train else 'no training'}\n")
-    widths = column_widths(HEADER, [[p.name, "x" * 28, "yes", "yes", "yes", "yes", "0000.0"] for p in files])
+    widths = row_widths([p.name for p in files])
     print(format_row(HEADER, widths))
     start = time.perf_counter()
     results = check_configs(files, train=not args.no_train, data=Path(args.data) if args.data else None,

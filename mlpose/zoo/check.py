@@ -62,6 +62,7 @@ def expand_configs(patterns: Iterable[str]) -> list[Path]:
         ConfigError: for a pattern that matches nothing.
     """
     found: list[Path] = []
+    seen: set[Path] = set()
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
@@ -73,7 +74,10 @@ def expand_configs(patterns: Iterable[str]) -> list[Path]:
             matches = [resolve_config_path(pattern)]
         if not matches:
             raise ConfigError(f"mlpose zoo check: {pattern!r} matches no config file (*.py)")
-        found += [p for p in matches if p.resolve() not in {f.resolve() for f in found}]
+        for match in matches:
+            if match.resolve() not in seen:
+                seen.add(match.resolve())
+                found.append(match)
     return found
 
 
@@ -162,8 +166,7 @@ def run_check(patterns: Iterable[str], train: bool = False, data: str | None = N
     """``mlpose zoo check``: print the table row by row, then each failure and the total; returns
     the exit code (1 when any file failed)."""
     paths = expand_configs(patterns)
-    names = [_short(p, paths) for p in paths]
-    widths = column_widths(HEADER, [[n, "x" * 16, "yes", "yes", "yes", "yes", "0000.0"] for n in names])
+    widths = row_widths([_short(p, paths) for p in paths])
     echo(format_row(HEADER, widths))
     echo("  ".join("-" * w for w in widths))
     results = check_configs(paths, train, Path(data) if data else None,
@@ -174,6 +177,11 @@ def run_check(patterns: Iterable[str], train: bool = False, data: str | None = N
     stages = "load, build, run forward" + (" and train one iteration" if train else "")
     echo(f"{len(results) - len(failed)} of {len(results)} files {stages}")
     return 1 if failed else 0
+
+
+def row_widths(names: list[str]) -> list[int]:
+    """Column widths for rows printed as they come (before the families are known)."""
+    return column_widths(HEADER, [[n, "x" * 28, "yes", "yes", "yes", "yes", "0000.0"] for n in names])
 
 
 def _short(path: Path, paths: list[Path]) -> str:
