@@ -1,10 +1,14 @@
-"""Throughput of the 256x192 top-down training pipeline on 256x256 synthetic JPEGs.
+"""Throughput of the 256x192 top-down training pipelines on 256x256 synthetic JPEGs.
 
 Prints the mean time of each transform, the samples/s of ``dataset[i]`` in one process and
-through a DataLoader with worker processes, and the ratio to MMPose 1.3.2's same pipeline
-measured on this machine (about 457 samples/s in one process, 2.2 ms per sample).
+through a DataLoader with worker processes, and for the plain td-hm pipeline the ratio to MMPose
+1.3.2's same pipeline measured on this machine (about 457 samples/s in one process, 2.2 ms per
+sample). ``--recipes`` adds MMPose's augmented recipes: RTMPose's stage 1 (its box factors,
+YOLOX HSV and Albumentation blur/dropout; heatmap target in place of SimCC) and the HRNet
+photometric / coarsedropout / gridmask variants.
 
     .venv/bin/python benchmarks/pipeline.py                    # generates data once
+    .venv/bin/python benchmarks/pipeline.py --recipes td-hm,rtmpose-stage1 --workers 0
     .venv/bin/python benchmarks/pipeline.py --compare          # + eager flip, simplejpeg
     .venv/bin/python benchmarks/pipeline.py --cv2-threads 1    # OpenCV single-threaded
 """
@@ -21,17 +25,34 @@ import torch
 
 MMPOSE_SAMPLES_PER_S = 457.0
 CODEC = dict(type="MSRAHeatmap", input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+_RTM_ALBU = [dict(type="Blur", p=0.1), dict(type="MedianBlur", p=0.1),
+             dict(type="CoarseDropout", max_holes=1, max_height=0.4, max_width=0.4, min_holes=1,
+                  min_height=0.2, min_width=0.2, p=1.0)]
+#: recipe -> (RandomBBoxTransform arguments, pixel steps after TopdownAffine), MMPose 1.3.2's values
+RECIPES = {
+    "td-hm": (dict(), []),
+    "rtmpose-stage1": (dict(scale_factor=[0.6, 1.4], rotate_factor=80),
+                       [dict(type="mmdet.YOLOXHSVRandomAug"), dict(type="Albumentation", transforms=_RTM_ALBU)]),
+    "hrnet-photometric": (dict(), [dict(type="PhotometricDistortion")]),
+    "hrnet-coarsedropout": (dict(), [dict(type="Albumentation", transforms=[dict(
+        type="CoarseDropout", max_holes=8, max_height=40, max_width=40, min_holes=1, min_height=10,
+        min_width=10, p=0.5)])]),
+    "hrnet-gridmask": (dict(), [dict(type="Albumentation", transforms=[dict(
+        type="GridDropout", unit_size_min=10, unit_size_max=40, random_offset=True, p=0.5)])]),
+}
 
 
-def train_pipeline(backend: str = "cv2", lazy_flip: bool = True) -> list[dict]:
-    """MMPose's td-hm 256x192 COCO training pipeline."""
+def train_pipeline(backend: str = "cv2", lazy_flip: bool = True, recipe: str = "td-hm") -> list[dict]:
+    """MMPose's 256x192 COCO training pipeline of ``recipe`` (see RECIPES)."""
+    bbox_args, pixel_steps = RECIPES[recipe]
     return [
         dict(type="LoadImage", backend=backend),
         dict(type="GetBBoxCenterScale"),
         dict(type="RandomFlip", direction="horizontal", lazy=lazy_flip),
         dict(type="RandomHalfBody"),
-        dict(type="RandomBBoxTransform"),
+        dict(type="RandomBBoxTransform", **bbox_args),
         dict(type="TopdownAffine", input_size=CODEC["input_size"]),
+        *pixel_steps,
         dict(type="GenerateTarget", encoder=CODEC),
         dict(type="PackPoseInputs"),
     ]
@@ -95,7 +116,8 @@ def loader_rate(dataset, workers: int, batch_size: int, epochs: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
-def report(name: str, dataset, args) -> None:
+def report(name: str, dataset, args, reference: float | None = None) -> None:
+    """Print the stage table and the rates; ``reference``: MMPose's samples/s for the same pipeline."""
     import mlpose.datasets.transforms  # noqa: F401  (registers the transforms)
 
     stage_times(dataset, 50)  # warm-up: page cache, lazy imports
@@ -107,13 +129,12 @@ def report(name: str, dataset, args) -> None:
     mean, median = times[:, 1:].sum(1).mean(), np.median(times[:, 1:].sum(1))
     print(f"  {'pipeline total':28s} {mean:8.3f} {median:10.3f}  -> {1e3 / median:.0f} samples/s at the median")
     wall, best, cpu = single_process_rate(dataset, args.samples)
-    ratio = MMPOSE_SAMPLES_PER_S
-    print(f"  dataset[i], 1 process: {wall:6.0f} samples/s overall ({wall / ratio:.2f}x MMPose's {ratio:.0f}), "
-          f"best chunk {best:.0f} ({best / ratio:.2f}x), per CPU-second {cpu:.0f} ({cpu / ratio:.2f}x)")
+    vs = (lambda rate: f" ({rate / reference:.2f}x MMPose's {reference:.0f})") if reference else (lambda rate: "")
+    print(f"  dataset[i], 1 process: {wall:6.0f} samples/s overall{vs(wall)}, "
+          f"best chunk {best:.0f}{vs(best)}, per CPU-second {cpu:.0f}{vs(cpu)}")
     if args.workers:
         rate = loader_rate(dataset, args.workers, args.batch_size, args.epochs)
-        print(f"  DataLoader, {args.workers} workers, bs {args.batch_size}: {rate:7.1f} samples/s  "
-              f"({rate / MMPOSE_SAMPLES_PER_S:.2f}x MMPose's 1-process rate)")
+        print(f"  DataLoader, {args.workers} workers, bs {args.batch_size}: {rate:7.1f} samples/s{vs(rate)}")
 
 
 def main() -> None:
@@ -127,6 +148,8 @@ def main() -> None:
     parser.add_argument("--cv2-threads", type=int, default=None, help="cv2.setNumThreads (default: leave)")
     parser.add_argument("--compare", action="store_true", help="also time the eager flip and simplejpeg")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recipes", default="td-hm,rtmpose-stage1",
+                        help=f"comma-separated, of: {', '.join(RECIPES)}")
     args = parser.parse_args()
 
     if args.cv2_threads is not None:
@@ -134,14 +157,19 @@ def main() -> None:
     np.random.seed(args.seed)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} OpenCV threads, {os.cpu_count()} CPUs, load average {load}")
-    variants = [("fused flip, cv2 decode (default)", dict())]
+    recipes = [r for r in args.recipes.split(",") if r]
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe {unknown[0]!r}; use {', '.join(RECIPES)}")
+    variants = [(f"{r}: fused flip, cv2 decode", dict(recipe=r)) for r in recipes]
     if args.compare:
-        variants += [("eager flip (naive), cv2 decode", dict(lazy_flip=False)),
-                     ("fused flip, simplejpeg decode", dict(backend="auto"))]
+        variants += [("td-hm: eager flip (naive), cv2 decode", dict(lazy_flip=False)),
+                     ("td-hm: fused flip, simplejpeg decode", dict(backend="auto"))]
     for name, kwargs in variants:
         dataset = make_dataset(args.data_dir, args.num_images, train_pipeline(**kwargs))
         print(f"{len(dataset)} person instances in {args.data_dir}")
-        report(name, dataset, args)
+        plain = kwargs.get("recipe", "td-hm") == "td-hm"
+        report(name, dataset, args, MMPOSE_SAMPLES_PER_S if plain else None)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def bare_iteration_time(cfg, amp: bool, iters: int, batch: int) -> float:
     for _ in range(WARMUP + iters):
         t = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            losses = model.loss_from_heatmaps(model(inputs), target, weights)
+            losses = model.loss_from_outputs(model(inputs), dict(heatmaps=target, keypoint_weights=weights))
         losses["loss"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -10,7 +10,8 @@ and are created from config dicts with :func:`build`::
     build(dict(type='ResNet', depth=18), MODELS, path='model.backbone')
 
 A config may list ``custom_imports = dict(imports=['my_pkg.my_metric'])``; importing
-those modules lets them register their own components (see :func:`import_custom`).
+those modules lets them register their own components (see :func:`import_custom`). An MMPose
+module that mlpose implements itself (:data:`BUILT_IN_MODULES`) is not imported.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import copy
 import difflib
 import importlib
 import inspect
+import logging
 from typing import Any, Callable
 
 from mlpose.errors import ConfigError
@@ -80,6 +82,8 @@ class Registry:
 
 #: OpenMMLab package scopes whose ``scope.Name`` types resolve to mlpose's own ``Name``.
 SCOPES = ("mmpose", "mmdet", "mmpretrain", "mmcls", "mmengine", "mmcv")
+#: MMEngine's per-dict scope key (``dict(_scope_='mmdet', type='CSPNeXt')``): one registry here.
+SCOPE_KEY = "_scope_"
 
 MODELS = Registry("models")  # backbones, necks, heads, losses, pose estimators
 CODECS = Registry("codecs")
@@ -119,32 +123,76 @@ def _load_builtins() -> None:
                 raise
 
 
+#: OpenMMLab modules a config's ``custom_imports`` may name whose components mlpose implements
+#: itself: module -> what stands in for it. Such an import is satisfied without importing the
+#: module: MMPose need not be installed, and is not imported when it is. Add new entries here.
+BUILT_IN_MODULES = {
+    "mmpose.engine.optim_wrappers.layer_decay_optim_wrapper":
+        "optim_wrapper.constructor='LayerDecayOptimWrapperConstructor' (mlpose.engine.layer_decay)",
+}
+_reported_built_ins: set[str] = set()
+
+
 def import_custom(custom_imports: dict | None, source: str = "config") -> None:
-    """Import the modules named in ``custom_imports=dict(imports=[...])`` so they register."""
+    """Import the modules named in ``custom_imports=dict(imports=[...])`` so they register.
+
+    A module of :data:`BUILT_IN_MODULES` is satisfied by mlpose itself (said once per process in
+    the log). Another module of an OpenMMLab package (``mmpose.*``, ``mmdet.*``...) is refused:
+    its components would register in that package's registries, never in mlpose's. With
+    ``allow_failed_imports=True`` a module that fails is a warning instead of an error.
+
+    Raises:
+        ConfigError: naming ``source`` and the module that cannot be imported.
+    """
     if not custom_imports:
         return
     imports = custom_imports.get("imports", [])
     if isinstance(imports, str):
         imports = [imports]
+    log = logging.getLogger("mlpose.registry")
     for name in imports:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            if custom_imports.get("allow_failed_imports"):
+        if name in BUILT_IN_MODULES:
+            if name not in _reported_built_ins:
+                _reported_built_ins.add(name)
+                log.info(f"{source}: custom_imports {name!r} is built into mlpose: {BUILT_IN_MODULES[name]}; "
+                         "nothing is imported")
+            continue
+        if name.split(".")[0] in SCOPES:
+            problem = (f"custom_imports names {name!r}, an OpenMMLab module mlpose does not implement (its "
+                       "components would register in that package, not in mlpose); remove it from custom_imports")
+        else:
+            try:
+                importlib.import_module(name)
                 continue
-            raise ConfigError(
-                f"{source}: custom_imports cannot import {name!r} ({exc}); "
-                "check the module name and that it is on PYTHONPATH"
-            ) from None
+            except ImportError as exc:
+                problem = (f"custom_imports cannot import {name!r} ({exc}); "
+                           "check the module name and that it is on PYTHONPATH")
+        if custom_imports.get("allow_failed_imports"):
+            log.warning(f"{source}: {problem} (skipped: allow_failed_imports=True)")
+            continue
+        raise ConfigError(f"{source}: {problem}") from None
 
 
 def check_args(factory: Callable, kwargs: dict, path: str) -> None:
-    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature."""
+    """Raise a ConfigError naming ``path`` when ``kwargs`` do not fit ``factory``'s signature.
+
+    A component whose arguments hold more than a signature can say (``Albumentation``'s list of
+    library transforms) also defines ``validate_args(kwargs, path)``, called here after the
+    signature check, so config load reports what is wrong inside them too.
+    """
+    _check_signature(factory, kwargs, path)
+    validate = getattr(factory, "validate_args", None)
+    if callable(validate):
+        validate(kwargs, path)
+
+
+def _check_signature(factory: Callable, kwargs: dict, path: str) -> None:
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return
     params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+    kwargs = {k: v for k, v in kwargs.items() if k != SCOPE_KEY}
     name = getattr(factory, "__name__", factory)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
     unknown = [k for k in kwargs if k not in sig.parameters] if not takes_any else []
@@ -185,7 +233,7 @@ def build(cfg: dict, registry: Registry, path: str = "", **defaults: Any) -> Any
     """
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{path or 'config'}: expected a dict with a 'type' key, got {cfg!r}")
-    kwargs = copy.deepcopy({k: v for k, v in cfg.items() if k != "type"})
+    kwargs = copy.deepcopy({k: v for k, v in cfg.items() if k not in ("type", SCOPE_KEY)})
     for k, v in defaults.items():
         kwargs.setdefault(k, v)
     kind = cfg["type"]

@@ -15,6 +15,12 @@ TINY = load_config("tiny")
 CODEC = dict(TINY.codec)
 MODEL = TINY.model.to_dict() if hasattr(TINY.model, "to_dict") else dict(TINY.model)
 _ANN = "annotations/person_keypoints_val.json"
+#: an HRNet of MMPose's shape (stage1..4), 1 block per branch and widths 4..32
+TINY_HRNET = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(8,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
+    stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 16, 32)))
 
 
 def _dataset(kind: str, data) -> dict:
@@ -29,11 +35,20 @@ def _dataset(kind: str, data) -> dict:
 MINIMAL = {
     "models": {
         "ResNet": lambda d: dict(type="ResNet", depth=18, base_channels=8),
+        "ResNetV1d": lambda d: dict(type="ResNetV1d", depth=50, base_channels=8),
+        "ResNeXt": lambda d: dict(type="ResNeXt", depth=50, base_channels=8, groups=4, width_per_group=2),
+        "SEResNet": lambda d: dict(type="SEResNet", depth=50, base_channels=8, se_ratio=4),
+        "HRNet": lambda d: dict(type="HRNet", extra=TINY_HRNET),
         "HeatmapHead": lambda d: dict(type="HeatmapHead", in_channels=64, out_channels=17,
                                       deconv_out_channels=(16,), deconv_kernel_sizes=(4,)),
         "KeypointMSELoss": lambda d: dict(type="KeypointMSELoss"),
+        "CombinedTargetMSELoss": lambda d: dict(type="CombinedTargetMSELoss", use_target_weight=True),
         "PoseDataPreprocessor": lambda d: dict(type="PoseDataPreprocessor"),
         "TopdownPoseEstimator": lambda d: MODEL,
+        "VisionTransformer": lambda d: dict(type="VisionTransformer", arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                                                            feedforward_channels=32),
+                                            img_size=(64, 48), out_type="featmap", with_cls_token=False),
+        "FeatureMapProcessor": lambda d: dict(type="FeatureMapProcessor", scale_factor=2.0, apply_relu=True),
     },
     "codecs": {
         "MSRAHeatmap": lambda d: dict(type="MSRAHeatmap", input_size=(48, 64), heatmap_size=(12, 16), sigma=2),
@@ -49,6 +64,9 @@ MINIMAL = {
         "GenerateTarget": lambda d: dict(type="GenerateTarget", encoder=dict(CODEC)),
         "PackPoseInputs": lambda d: dict(type="PackPoseInputs"),
         "KeypointConverter": lambda d: dict(type="KeypointConverter", num_keypoints=17, mapping=[(0, 0), (1, 1)]),
+        "Albumentation": lambda d: dict(type="Albumentation", transforms=[dict(type="Blur", p=0.1)]),
+        "PhotometricDistortion": lambda d: dict(type="PhotometricDistortion"),
+        "YOLOXHSVRandomAug": lambda d: dict(type="mmdet.YOLOXHSVRandomAug"),
     },
     "datasets": {
         "CocoDataset": lambda d: _dataset("CocoDataset", d),
@@ -108,4 +126,6 @@ def test_component_builds_and_pickles_where_workers_need_it(reg, name, tiny_data
         w, h = obj.input_size
         kpts = np.array([[[w / 2, h / 3]] * 17], dtype=np.float32)
         encoded = obj.encode(kpts, np.ones((1, 17), dtype=np.float32))
-        assert np.isfinite(encoded["heatmaps"]).all()
+        assert set(obj.target_keys) <= set(encoded) and set(obj.instance_keys) <= set(obj.target_keys)
+        assert all(np.isfinite(encoded[k]).all() for k in obj.target_keys)
+        assert all(encoded[k].shape[0] == 1 for k in obj.instance_keys)  # one instance in

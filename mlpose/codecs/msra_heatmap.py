@@ -61,6 +61,10 @@ class MSRAHeatmap:
         blur_kernel_size: odd Gaussian kernel size of the DARK modulation blur.
     """
 
+    corner_aligned = False  #: crops span 0..W (pixel edges), as TopdownAffine(use_udp=False) cuts them
+    target_keys = ("heatmaps", "keypoint_weights")  #: what encode() gives the model to learn
+    instance_keys = ("keypoint_weights",)  #: target_keys with a leading instance axis N
+
     def __init__(
         self,
         input_size: tuple[int, int],

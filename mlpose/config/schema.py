@@ -28,6 +28,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
     "optim_wrapper": {
         "type": str, "optimizer": dict, "paramwise_cfg": dict, "clip_grad": (dict, NoneType),
         "accumulative_counts": int, "loss_scale": (str, NUM, dict), "dtype": (str, NoneType),
+        "constructor": str,
     },
     # None switches a hook off in MMEngine; mlpose's loop does these jobs itself either way
     "default_hooks": {

@@ -6,34 +6,34 @@ from typing import Sequence
 import numpy as np
 import torch
 
-# Keys holding per-sample tensors of equal shape across a batch.
-STACKED_KEYS = ("inputs", "heatmaps", "keypoint_weights")
-
 
 def pose_collate(items: Sequence[dict]) -> dict:
     """Collate the outputs of ``PackPoseInputs`` into a batch.
 
     Args:
-        items: dicts with ``inputs`` uint8 (3, H, W), optionally ``heatmaps`` float32
-            (K, h, w) and ``keypoint_weights`` float32 (K,) (training), and ``meta`` (dict).
+        items: dicts with ``inputs`` uint8 (3, H, W), optionally ``targets`` (training: the
+            codec's ``{key: float32 tensor}``, the same keys and shapes in every item) and
+            ``meta`` (dict).
 
     Returns:
-        dict with ``inputs`` (B, 3, H, W), ``heatmaps`` (B, K, h, w) and
-        ``keypoint_weights`` (B, K) when the items have them, and ``meta`` (list of B dicts).
+        dict with ``inputs`` (B, 3, H, W), ``targets`` ``{key: (B, ...)}`` when the items have
+        them, and ``meta`` (list of B dicts).
 
     Raises:
-        ValueError: for an empty batch, or a key present in some items but not in others.
+        ValueError: for an empty batch, or targets present in some items but not in others
+            (or with other keys).
     """
     if not items:
         raise ValueError("pose_collate got an empty batch")
-    batch: dict = {}
-    for key in STACKED_KEYS:
-        have = [key in item for item in items]
-        if not any(have):
-            continue
-        if not all(have):
-            raise ValueError(f"pose_collate: {key!r} is missing from some items of the batch")
-        batch[key] = torch.stack([_as_tensor(item[key]) for item in items])
+    batch: dict = {"inputs": torch.stack([_as_tensor(item["inputs"]) for item in items])}
+    targets = [item.get("targets") for item in items]
+    if any(t is not None for t in targets):
+        keys = set(targets[0] or ())
+        bad = next((i for i, t in enumerate(targets) if t is None or set(t) != keys), None)
+        if bad is not None:
+            raise ValueError(f"pose_collate: item {bad} of the batch has targets {sorted(targets[bad] or ())}, "
+                             f"item 0 has {sorted(keys)}")
+        batch["targets"] = {key: torch.stack([_as_tensor(t[key]) for t in targets]) for key in targets[0]}
     batch["meta"] = [item.get("meta", {}) for item in items]
     return batch
 

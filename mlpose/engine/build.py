@@ -15,14 +15,16 @@ from mlpose.datasets.loader import build_dataloader
 from mlpose.engine.checkpoint import CheckpointManager
 from mlpose.engine.checkpointer import Checkpointer, ModelState, RngState, load_weights
 from mlpose.engine.context import RunContext, snapshot_env
+from mlpose.engine.ema import EmaState, EmaWeights, ModelEMA
 from mlpose.engine.optim import auto_scale_lr, build_optimizer, make_grad_clipper, parse_optim_wrapper
 from mlpose.engine.options import RunOptions, TrainOptions
 from mlpose.engine.parts import SamplerPosition, TrainParts, TrainState
+from mlpose.engine.pipeline_switch import PipelineSwitch
 from mlpose.engine.scheduler import LRSchedule
 from mlpose.engine.signals import StopSignal
 from mlpose.errors import ConfigError
 from mlpose.evaluation import Evaluator, build_evaluator
-from mlpose.registry import MODELS, build
+from mlpose.registry import MODELS, build, check_args
 from mlpose.runtime import dist
 from mlpose.tracking.val_report import ValidationReport, report_options
 from mlpose.visualization import PredictionShow, build_visualizer
@@ -102,11 +104,15 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     schedule = LRSchedule(cfg.get("param_scheduler"), iters_per_epoch)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp and ctx.device.type == "cuda")
     state = TrainState()
+    ema, switch = _custom_hooks(cfg.get("custom_hooks") or [], model, train_loader)
     hook = dict((cfg.get("default_hooks") or {}).get("checkpoint") or {})
     manager = CheckpointManager(ctx.work_dir, interval=hook.get("interval", 1),
                                 max_keep_ckpts=hook.get("max_keep_ckpts", -1), save_best=hook.get("save_best"),
                                 rule=hook.get("rule"), save_last=hook.get("save_last", True))
-    table = {"model": ModelState(model), "optimizer": optimizer, "scheduler": schedule, "scaler": scaler,
+    weights = ModelState(model)
+    # under EMA the file's model is the average (what is evaluated and used), its ema entry the raw weights
+    models = {"model": weights} if ema is None else {"model": EmaWeights(ema, weights), "ema": EmaState(weights, ema)}
+    table = {**models, "optimizer": optimizer, "scheduler": schedule, "scaler": scaler,
              "state": state, "sampler": SamplerPosition(sampler, state, batch_size), "checkpoints": manager,
              "rng": RngState()}  # RNG last: restoring the others draws nothing after it
     upload = (cfg.get("tracking") or {}).get("log_checkpoints") or "best_last"
@@ -124,7 +130,24 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
         visualizer=build_visualizer(cfg.get("visualizer"), ctx.log_dir / "vis_data"), show=show, state=state,
         stop=StopSignal(ctx.world_size, ctx.device, ctx.logger), max_epochs=max_epochs,
         log_interval=cfg.default_hooks.logger.get("interval", 50), on_validate=on_validate,
-        val_report=report)
+        val_report=report, ema=ema, pipeline_switch=switch)
+
+
+def _custom_hooks(hooks: list, model: nn.Module, loader: DataLoader) -> tuple[ModelEMA | None, PipelineSwitch | None]:
+    """The training parts of MMEngine's ``custom_hooks`` that change training: ``EMAHook`` and
+    (mmdet's) ``PipelineSwitchHook``; the config check at load answered the other types."""
+    ema = switch = None
+    for i, hook in enumerate(hooks):
+        kind, args, path = str(hook.get("type")).rpartition(".")[2], dict(hook), f"custom_hooks.{i}"
+        args.pop("type")
+        if kind == "EMAHook":
+            check_args(ModelEMA, {"model": model, **args}, path)
+            ema = ModelEMA(model, **args)
+        elif kind == "PipelineSwitchHook":
+            args.pop("priority", None)
+            check_args(PipelineSwitch, {"loader": loader, **args}, path)
+            switch = PipelineSwitch(loader, **args, path=path)
+    return ema, switch
 
 
 def restore_or_init(parts: TrainParts, resume: str | None, resolve: Callable[[str], str] = str) -> str | None:
@@ -157,6 +180,8 @@ def restore_or_init(parts: TrainParts, resume: str | None, resolve: Callable[[st
     if load_from:
         load_weights(parts.model, resolve(load_from))
         logger.info(f"load_from: weights from {load_from}, training from scratch")
+    if parts.ema is not None:
+        parts.ema.copy_from(parts.model)  # the average starts from the weights training starts from
     return None
 
 

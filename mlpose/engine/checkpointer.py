@@ -12,6 +12,7 @@ and ``meta`` (versions, seed, precision, run id); adding a stateful part means a
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
@@ -26,8 +27,10 @@ from mlpose.runtime.checkpoint_io import load_checkpoint
 from mlpose.runtime.dist import unwrap_model
 from mlpose.runtime.randomness import capture_rng_state, restore_rng_state
 
-#: Entries a checkpoint of an earlier mlpose version may lack; they are left as built.
-OPTIONAL_ENTRIES = ("sampler",)
+#: Entries a checkpoint of an earlier mlpose version (or of a run without EMA) may lack; they are
+#: left as built.
+OPTIONAL_ENTRIES = ("sampler", "ema")
+logger = logging.getLogger("mlpose")
 
 
 class Stateful(Protocol):
@@ -104,6 +107,9 @@ class Checkpointer:
             ConfigError: an unreadable file, weights that do not fit, or a missing entry.
         """
         ckpt = load_checkpoint(path, map_location="cpu")
+        if "ema" in ckpt and "ema" not in self.table:  # its model is the average; training goes on from the raw weights
+            logger.warning(f"{path} was trained with EMAHook and this config has none: resuming from its raw weights")
+            ckpt = {**ckpt, "model": ckpt["ema"]["raw"]}
         for name, part in self.table.items():
             if name not in ckpt:
                 if name in OPTIONAL_ENTRIES:

@@ -28,8 +28,6 @@ from mlpose.visualization import PredictionShow
 if TYPE_CHECKING:  # only for the hints: ranks other than 0 never import MLflow
     from mlpose.tracking import Tracker
 
-SCALARS = ("loss", "loss_kpt", "acc_pose")
-
 
 class Interrupted(KeyboardInterrupt):
     """Raised after a SIGINT/SIGTERM once the current step is done and a checkpoint is written."""
@@ -40,11 +38,16 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
     ctx, state, device = p.ctx, p.state, p.ctx.device
     iters_per_epoch = p.iters_per_epoch
     max_iters = p.max_epochs * iters_per_epoch
-    sums = torch.zeros(len(SCALARS), device=device)  # running sums since the last log line
+    names, sums = None, None  # the head's loss terms and their running sums since the last log line
     count, data_wait, metrics, iter0 = 0, 0.0, {}, state.iteration
     t_start = t_window = time.perf_counter()
 
     for epoch in range(state.epoch, p.max_epochs):
+        if p.pipeline_switch is not None and p.pipeline_switch.apply(epoch):  # mmdet's PipelineSwitchHook
+            ctx.logger.info(f"train pipeline: custom_hooks' switch_pipeline from epoch {epoch + 1}")
+            if epoch == p.pipeline_switch.switch_epoch:  # the event itself (not a resume past it)
+                tracker.log_metrics({"train/pipeline_stage": 2}, state.iteration)
+                tracker.set_tags({"mlpose.pipeline_switch_epoch": epoch + 1})
         p.train_sampler.set_epoch(epoch, start=state.epoch_iter * p.batch_size)
         p.model.train()
         t_data = time.perf_counter()
@@ -52,16 +55,15 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
             data_wait += time.perf_counter() - t_data
             lrs = p.schedule.apply(p.optimizer, epoch, state.iteration)  # dict(base_lr, lr)
             inputs = batch["inputs"].to(device, non_blocking=True)
-            target = batch["heatmaps"].to(device, non_blocking=True)
-            weights = batch["keypoint_weights"].to(device, non_blocking=True)
+            targets = {k: v.to(device, non_blocking=True) for k, v in batch["targets"].items()}  # the codec's
 
             # forward/backward; with gradient accumulation only the last micro-step syncs DDP grads
             stepping = (state.iteration + 1) % p.accumulate == 0
             sync = contextlib.nullcontext() if stepping or not hasattr(p.ddp_model, "no_sync") else p.ddp_model.no_sync()
             with sync:
                 with ctx.autocast():
-                    pred = p.ddp_model(inputs)
-                    losses = p.model.loss_from_heatmaps(pred, target, weights)
+                    outputs = p.ddp_model(inputs)
+                    losses = p.model.loss_from_outputs(outputs, targets)
                 p.scaler.scale(losses["loss"] / p.accumulate).backward()
             if stepping:
                 if p.clipper is not None:
@@ -70,14 +72,19 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
                 p.scaler.step(p.optimizer)
                 p.scaler.update()
                 p.optimizer.zero_grad(set_to_none=True)
+            if p.ema is not None:  # MMEngine's EMAHook: after every iteration
+                p.ema.update(p.model, epoch, state.iteration)
 
-            sums += torch.stack([losses[k].detach().float() for k in SCALARS])
+            if names is None:
+                names = tuple(losses)  # loss, then the head's terms (loss_kpt, acc_pose, ...)
+                sums = torch.zeros(len(names), device=device)
+            sums += torch.stack([losses[k].detach().float() for k in names])
             count += 1
             state.iteration += 1
             state.epoch_iter += 1
 
             if state.iteration % p.log_interval == 0 or state.epoch_iter == iters_per_epoch:
-                means = dict(zip(SCALARS, (sums / count).tolist()))  # the one host sync
+                means = dict(zip(names, (sums / count).tolist()))  # the one host sync
                 if not math.isfinite(means["loss"]):
                     raise FloatingPointError(f"training loss is {means['loss']} at iteration {state.iteration} "
                                              f"(epoch {epoch + 1}); lower the learning rate or enable clip_grad")
@@ -103,8 +110,8 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
         metrics = {}
         log_skipped_images(p.train_loader, ctx, tracker, state.iteration)  # data_cfg.skip_bad_images
         if state.epoch in p.val_epochs:
-            broadcast_buffers(p.model)  # every rank validates with rank 0's BatchNorm statistics (the saved ones)
-            metrics = evaluate(p.model, p.val_loader, p.val_evaluator, ctx, p.show, tracker,
+            broadcast_buffers(p.eval_model)  # every rank validates with rank 0's BatchNorm statistics (the saved ones)
+            metrics = evaluate(p.eval_model, p.val_loader, p.val_evaluator, ctx, p.show, tracker,
                                desc=f"val epoch {state.epoch}", report=p.val_report)
             ctx.logger.info(f"Epoch(val) [{state.epoch}] " + "  ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             p.visualizer.add_scalars(metrics, state.iteration)

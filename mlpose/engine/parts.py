@@ -16,6 +16,8 @@ from torch.utils.data import DataLoader
 from mlpose.datasets.sampler import EpochSampler
 from mlpose.engine.checkpointer import Checkpointer
 from mlpose.engine.context import RunContext
+from mlpose.engine.ema import ModelEMA
+from mlpose.engine.pipeline_switch import PipelineSwitch
 from mlpose.engine.scheduler import LRSchedule
 from mlpose.engine.signals import StopSignal
 from mlpose.evaluation import Evaluator
@@ -67,10 +69,11 @@ class TrainParts:
 
     Attributes:
         ctx: device, autocast, logger, rank/world size, work and log folders.
-        model: the plain model; its weights are what is saved and validated.
+        model: the plain model, the one trained; its weights are what is saved and validated
+            (without EMA: see ``eval_model``).
         ddp_model: what the training forward calls: ``model`` in DDP when world_size > 1.
-        train_loader: batches of ``dict(inputs (B,3,H,W) uint8, heatmaps (B,K,h,w) float32,
-            keypoint_weights (B,K) float32, meta list)``.
+        train_loader: batches of ``dict(inputs (B,3,H,W) uint8, targets {codec key: (B, ...)}
+            float32, meta list)``.
         train_sampler: yields this rank's ``(epoch, index)`` keys; can start mid-epoch.
         batch_size: samples per rank per iteration.
         val_loader, val_evaluator: validation data and metrics (None with ``--no-validate``).
@@ -91,6 +94,10 @@ class TrainParts:
         val_report: validation pictures and tables for the tracker (``tracking.num_step_images``...).
         on_validate: called with ``(epoch, step, metrics)`` after each validation on rank 0
             (a sweep's pruning); raises to stop training.
+        ema: the moving average of the weights (``custom_hooks`` ``EMAHook``), or None; when
+            set, it is what is validated and saved as the checkpoint's ``model``.
+        pipeline_switch: the second training pipeline from an epoch (``PipelineSwitchHook``),
+            or None.
     """
 
     ctx: RunContext
@@ -117,6 +124,13 @@ class TrainParts:
     log_interval: int
     on_validate: Callable[[int, int, dict], None]
     val_report: ValidationReport
+    ema: ModelEMA | None = None
+    pipeline_switch: PipelineSwitch | None = None
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights validation runs (and checkpoints keep): the average under EMA."""
+        return self.ema.module if self.ema is not None else self.model
 
     @property
     def iters_per_epoch(self) -> int:

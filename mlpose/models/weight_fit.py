@@ -1,5 +1,5 @@
 """Why a checkpoint's weights do not fit a model, in one line: which tensors differ and which
-config setting (backbone depth, width, number of keypoints) most likely causes it."""
+config setting (backbone family, depth, width, number of keypoints) most likely causes it."""
 from __future__ import annotations
 
 import re
@@ -39,13 +39,11 @@ def _fmt(shape: tuple) -> str:
 
 
 def _likely_causes(model: dict, ckpt: dict) -> list[str]:
-    causes = []
-    depth_model, depth_ckpt = _resnet_depth(model), _resnet_depth(ckpt)
-    if depth_model != depth_ckpt and depth_model and depth_ckpt:
-        causes.append(f"backbone depth {depth_ckpt} in the file vs {depth_model} (model.backbone.depth)")
-    stem = next((k for k in model if k.endswith("backbone.conv1.weight")), None)
-    if stem and stem in ckpt and ckpt[stem][:1] != model[stem][:1]:
-        causes.append(f"backbone width {ckpt[stem][0]} in the file vs {model[stem][0]} (model.backbone.base_channels)")
+    family_model, family_ckpt = backbone_family(model), backbone_family(ckpt)
+    if family_model and family_ckpt and family_model != family_ckpt:
+        # the rest (depth, widths) would compare unlike things: an HRNet's layer1 is no ResNet depth
+        return [f"the file's backbone is {family_ckpt}, the model's is {family_model} (model.backbone.type)"]
+    causes = _backbone_causes(model, ckpt, family_model)
     final = next((k for k in model if k.endswith("final_layer.weight")), None)
     if final and final in ckpt:
         if ckpt[final][0] != model[final][0]:
@@ -54,6 +52,47 @@ def _likely_causes(model: dict, ckpt: dict) -> list[str]:
             causes.append(f"head width {ckpt[final][1]} in the file vs {model[final][1]} "
                           "(model.head.deconv_out_channels / in_channels)")
     return causes
+
+
+def _backbone_causes(model: dict, ckpt: dict, family: str | None) -> list[str]:
+    """Depth and width differences within one backbone family."""
+    causes = []
+    if family == "HRNet":
+        key = _find(model, "backbone.transition1.0.0.weight")
+        if key and key in ckpt and ckpt[key][:1] != model[key][:1]:
+            causes.append(f"HRNet width {ckpt[key][0]} in the file vs {model[key][0]} "
+                          "(model.backbone.extra.stage2-4.num_channels)")
+        return causes
+    depth_model, depth_ckpt = _resnet_depth(model), _resnet_depth(ckpt)
+    if depth_model != depth_ckpt and depth_model and depth_ckpt:
+        causes.append(f"backbone depth {depth_ckpt} in the file vs {depth_model} (model.backbone.depth)")
+    stem = _find(model, "backbone.conv1.weight") or _find(model, "backbone.stem.2.conv.weight")
+    if stem and stem in ckpt and ckpt[stem][:1] != model[stem][:1]:
+        causes.append(f"backbone width {ckpt[stem][0]} in the file vs {model[stem][0]} (model.backbone.base_channels)")
+    return causes
+
+
+def _find(state: dict, suffix: str) -> str | None:
+    return next((k for k in state if k.endswith(suffix)), None)
+
+
+def backbone_family(state: Mapping) -> str | None:
+    """The backbone class a state dict's ``backbone.*`` keys (name -> shape) were written by:
+    ``HRNet``, ``VisionTransformer`` or a ResNet variant (``ResNet``, ``ResNetV1d``, ``ResNeXt``,
+    ``SEResNet``); None when it has no backbone keys this knows."""
+    keys = [k for k in state if re.match(r"^(?:.*\.)?backbone\.", k)]
+    if any(".transition1." in k for k in keys):
+        return "HRNet"
+    if any(".patch_embed." in k for k in keys):
+        return "VisionTransformer"
+    if not any(_BLOCK.match(k) for k in keys):
+        return None
+    if any(".se_layer." in k for k in keys):
+        return "SEResNet"
+    conv1, conv2 = _find(state, "backbone.layer1.0.conv1.weight"), _find(state, "backbone.layer1.0.conv2.weight")
+    if conv1 and conv2 and len(state[conv2]) == 4 and state[conv2][1] * 2 <= state[conv1][0]:
+        return "ResNeXt"  # the 3x3 conv sees a fraction of its input channels: a grouped conv
+    return "ResNetV1d" if _find(state, "backbone.stem.0.conv.weight") else "ResNet"
 
 
 def _resnet_depth(state: dict) -> int | str | None:

@@ -37,6 +37,8 @@ _HARMLESS_KEYS = frozenset({
 # Always-secret environment variables (their values are masked even when short-named).
 SECRET_ENV_VARS = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "AWS_SECRET_ACCESS_KEY",
                    "AWS_SESSION_TOKEN", "PGPASSWORD", "DATABRICKS_TOKEN", "AZURE_STORAGE_ACCESS_KEY")
+# Bare values that hide nothing (a ViT's ``with_cls_token=False`` is no credential).
+_NOT_SECRETS = ("True", "False", "None", "true", "false", "null")
 _MIN_ENV_SECRET_LEN = 6  # shorter values ('1', 'true') would mask harmless text everywhere
 
 # scheme://user:password@host -- the password may contain '@' (greedy up to the last '@'
@@ -91,7 +93,7 @@ def _mask_pair(m: re.Match) -> str:
         if not m.group("qval") or m.group("qval") == REDACTED:
             return m.group(0)
         return f"{name}{m.group('nq')}{m.group('sep')}{m.group('q')}{REDACTED}{m.group('q')}"
-    if m.group("val") == REDACTED:
+    if m.group("val") in (REDACTED, *_NOT_SECRETS):
         return m.group(0)
     return f"{name}{m.group('nq')}{m.group('sep')}{REDACTED}"
 
@@ -117,14 +119,15 @@ def redact(obj: Any) -> Any:
 
     Returns:
         The same structure (dicts as plain ``dict``, lists/tuples keep their type). A secret
-        key's value becomes ``'***'`` unless it is None or an empty string (nothing to hide).
+        key's value becomes ``'***'`` unless it is None, an empty string or a boolean (nothing
+        to hide: ``with_cls_token=False``).
     """
     if isinstance(obj, str):
         return redact_text(obj)
     if isinstance(obj, dict):
         out = {}
         for key, value in obj.items():
-            if isinstance(key, str) and is_secret_key(key) and value not in (None, ""):
+            if isinstance(key, str) and is_secret_key(key) and value not in (None, "") and not isinstance(value, bool):
                 out[key] = REDACTED
             else:
                 out[key] = redact(value)

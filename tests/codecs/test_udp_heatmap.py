@@ -36,6 +36,45 @@ def test_invisible_joint_is_dropped_and_batch_matches_single():
     np.testing.assert_array_equal(decoded[1:], codec.decode(batch[1])[0])
 
 
-def test_only_gaussian_type_is_supported():
-    with pytest.raises(ConfigError, match="heatmap_type"):
-        UDPHeatmap((192, 256), (48, 64), heatmap_type="combined")
+def test_unknown_heatmap_type_is_refused():
+    with pytest.raises(ConfigError, match="heatmap_type='offset': use one of gaussian, combined"):
+        UDPHeatmap((192, 256), (48, 64), heatmap_type="offset")
+
+
+def test_combined_targets_are_a_disk_and_offsets_in_radius_units():
+    codec = UDPHeatmap((192, 256), (48, 64), heatmap_type="combined")  # radius 0.0546875 * 64 = 3.5 px
+    assert codec.radius == 3.5
+    at = np.array([10.5, 20.25])  # heatmap pixels
+    kp = np.array([[at * codec.scale_factor, [0.0, 0.0]]], np.float32)
+    enc = codec.encode(kp, np.array([[1.0, 0.4]], np.float32))
+    maps = enc["heatmaps"]
+    assert maps.shape == (6, 64, 48) and maps.dtype == np.float32
+    ys, xs = np.mgrid[:64, :48]
+    inside = (at[0] - xs) ** 2 + (at[1] - ys) ** 2 <= 3.5**2
+    np.testing.assert_array_equal(maps[0], inside.astype(np.float32))
+    np.testing.assert_allclose(maps[1], (at[0] - xs) / 3.5, atol=1e-5)
+    np.testing.assert_allclose(maps[2], (at[1] - ys) / 3.5, atol=1e-5)
+    assert not maps[3:].any()  # visibility 0.4 < 0.5: no maps, but its weight is the visibility (MMPose)
+    np.testing.assert_array_equal(enc["keypoint_weights"], np.array([[1.0, 0.4]], np.float32))
+
+
+def test_combined_round_trip_is_exact_through_the_offsets():
+    codec = UDPHeatmap((192, 256), (48, 64), heatmap_type="combined")
+    kp = np.random.default_rng(0).uniform([8, 8], [184, 248], size=(3, 17, 2)).astype(np.float32)
+    maps = np.stack([codec.encode(kp[i : i + 1])["heatmaps"] for i in range(3)])
+    decoded, scores = codec.decode(maps)
+    assert decoded.shape == (3, 17, 2) and np.abs(decoded - kp).max() < 1e-3
+    assert scores.min() > 0.3  # the blurred disk's peak
+    np.testing.assert_array_equal(codec.decode(maps[1])[0][0], decoded[1])
+
+
+def test_combined_decode_takes_the_offset_at_the_blurred_disk_peak():
+    codec = UDPHeatmap((192, 256), (48, 64), heatmap_type="combined")
+    maps = np.zeros((3, 64, 48), np.float32)
+    maps[0, 30:33, 20:23] = 1.0  # a 3x3 disk centred on (21, 31)
+    maps[1, 31, 21], maps[2, 31, 21] = 0.2, -0.1  # offsets there, in radius units (3.5 px)
+    (kp,), (score,) = codec.decode(maps)
+    np.testing.assert_allclose(kp[0] / codec.scale_factor, [21 + 0.7, 31 - 0.35], atol=1e-5)
+    assert 0 < score[0] < 1
+    (empty,), (zero,) = codec.decode(np.zeros((3, 64, 48), np.float32))
+    assert zero[0] == 0 and np.all(empty[0] < 0)  # nothing found: no offset added

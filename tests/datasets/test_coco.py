@@ -180,15 +180,19 @@ def test_mmposes_metainfo_paths_resolve_as_mmpose_resolves_them(tmp_path, monkey
 
 
 def test_pose_collate_stacks_tensors_and_lists_meta():
-    items = [dict(inputs=torch.zeros(3, 8, 6, dtype=torch.uint8), heatmaps=torch.ones(17, 2, 2),
-                  keypoint_weights=np.ones(17, np.float32), meta=dict(id=i)) for i in range(3)]
+    items = [dict(inputs=torch.zeros(3, 8, 6, dtype=torch.uint8), meta=dict(id=i),
+                  targets=dict(heatmaps=torch.ones(17, 2, 2), keypoint_weights=np.ones(17, np.float32)))
+             for i in range(3)]
     batch = pose_collate(items)
     assert batch["inputs"].shape == (3, 3, 8, 6) and batch["inputs"].dtype == torch.uint8
-    assert batch["heatmaps"].shape == (3, 17, 2, 2)
-    assert batch["keypoint_weights"].shape == (3, 17)
+    assert batch["targets"]["heatmaps"].shape == (3, 17, 2, 2)
+    assert batch["targets"]["keypoint_weights"].shape == (3, 17)
     assert [m["id"] for m in batch["meta"]] == [0, 1, 2]
     test_batch = pose_collate([dict(inputs=torch.zeros(3, 4, 4), meta={})])
     assert set(test_batch) == {"inputs", "meta"}
-    del items[1]["heatmaps"]
-    with pytest.raises(ValueError, match="heatmaps"):
+    del items[1]["targets"]["heatmaps"]
+    with pytest.raises(ValueError, match="item 1 of the batch has targets"):
+        pose_collate(items)
+    del items[1]["targets"]
+    with pytest.raises(ValueError, match="item 1 of the batch has targets"):
         pose_collate(items)

@@ -124,7 +124,7 @@ def test_custom_key_extra_options_pass_through_or_fail():
     (dict(optimizer=dict(type="Adam", lr=1, betaz=1)), "bad arguments for Adam"),
     (dict(optimizer=dict(type="Adam")), "lr"),
     (dict(optimizer=dict(type="Adam", lr=1), accumulative_counts=0), "accumulative_counts"),
-    (dict(optimizer=dict(type="Adam", lr=1), paramwise_cfg=dict(bypass_duplicate=True)), "unsupported"),
+    (dict(optimizer=dict(type="Adam", lr=1), paramwise_cfg=dict(dcn_offset_lr_mult=0.1)), "unsupported"),
     (dict(optimizer=dict(type="Adam", lr=1), clip_grad=dict(max_norm=-1)), "max_norm"),
 ])
 def test_bad_configs_name_the_key(cfg, match):

@@ -78,3 +78,46 @@ def test_interrupted_mid_epoch_then_resumed_is_exact(sig, tmp_path, tiny_data, t
     assert second.returncode == 0, second.output[-3000:]
     assert "resumed from" in second.output
     _assert_same_as_reference(work, reference)
+
+
+RTM_HOOKS = """
+_base_ = ['{experiments}/tiny.py']
+codec = dict(type='UDPHeatmap', input_size=(96, 128), heatmap_size=(48, 64), sigma=2)
+stage2 = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+          dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
+          dict(type='GenerateTarget', encoder=codec), dict(type='PackPoseInputs')]
+custom_hooks = [
+    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, update_buffers=True, priority=49),
+    dict(type='mmdet.PipelineSwitchHook', switch_epoch=2, switch_pipeline=stage2)]
+"""
+
+
+@pytest.fixture(scope="module")
+def rtm_config(tmp_path_factory):
+    from mlpose.config import resolve_config_path
+
+    path = tmp_path_factory.mktemp("cfg") / "tiny_ema_switch.py"
+    path.write_text(RTM_HOOKS.format(experiments=resolve_config_path("tiny").parent))
+    return str(path)
+
+
+def test_ema_and_pipeline_switch_resume_exactly_after_sigkill(tmp_path, tiny_data, tiny_opts, rtm_config):
+    """RTMPose's recipe: the EMA (validated and saved as the model) and the stage-2 pipeline from
+    epoch 3 continue exactly through a SIGKILL in epoch 2 and a resume."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
+    opts = tiny_opts(tiny_data, EPOCHS)
+    ref = _cli(["train", rtm_config, "--work-dir", "ref", "--cfg-options", *opts], tmp_path, env)
+    assert ref.returncode == 0, ref.output[-3000:]
+    assert ref.output.count("switch_pipeline from epoch 3") == 1
+    first = _cli(["train", rtm_config, "--work-dir", "run", "--cfg-options", *opts], tmp_path, env,
+                 until="Epoch(train) [2][4/", sig=signal.SIGKILL)
+    assert first.returncode == -signal.SIGKILL
+    second = _cli(["train", rtm_config, "--work-dir", "run", "--resume", "--cfg-options", *opts], tmp_path, env)
+    assert second.returncode == 0, second.output[-3000:]
+    _assert_same_as_reference(tmp_path / "run", tmp_path / "ref")
+    ckpt = load_checkpoint(tmp_path / "run" / f"epoch_{EPOCHS}.pth")
+    raw = load_checkpoint(tmp_path / "ref" / f"epoch_{EPOCHS}.pth")["ema"]
+    assert torch.equal(ckpt["ema"]["raw"]["head.final_layer.weight"], raw["raw"]["head.final_layer.weight"])
+    assert ckpt["ema"]["steps"] == raw["steps"] > 0
+    # the file's model is the average, not the trained weights
+    assert not torch.equal(ckpt["model"]["head.final_layer.weight"], ckpt["ema"]["raw"]["head.final_layer.weight"])

@@ -67,7 +67,9 @@ def test_torchscript_file_reproduces_the_eager_heatmaps_at_any_batch_size(pose_c
     assert max(report.max_abs_diff.values()) <= TOLERANCE
     extra = {"mlpose.json": ""}
     module = torch.jit.load(str(tmp_path / "pose.pt"), _extra_files=extra)
-    assert json.loads(extra["mlpose.json"])["mlpose.heatmap_size"] == "[48, 64]"
+    info = json.loads(extra["mlpose.json"])
+    assert json.loads(info["mlpose.outputs"]) == ["heatmaps"]
+    assert json.loads(info["mlpose.codec_config"])["heatmap_size"] == [48, 64]
     _check(lambda b: module(b).numpy(), predictor, crops)
 
 

@@ -61,7 +61,7 @@ def test_loss_returns_device_scalars():
     model = make().train()
     target = torch.zeros(2, K, 24, 16)
     target[:, :, 5, 3] = 1.0
-    out = model.loss(images(), target, torch.ones(2, K))
+    out = model.loss(images(), dict(heatmaps=target, keypoint_weights=torch.ones(2, K)))
     assert list(out) == ["loss", "loss_kpt", "acc_pose"]
     assert all(v.dim() == 0 for v in out.values())
     assert torch.equal(out["loss"], out["loss_kpt"])
@@ -73,7 +73,8 @@ def test_loss_reads_no_value_on_the_host():
     # On the meta device tensors hold no data, so any .item()/numpy/branch on a value raises.
     model = make().to("meta").train()
     inputs = torch.empty(2, 3, 96, 64, dtype=torch.uint8, device="meta")
-    out = model.loss(inputs, torch.empty(2, K, 24, 16, device="meta"), torch.empty(2, K, device="meta"))
+    out = model.loss(inputs, dict(heatmaps=torch.empty(2, K, 24, 16, device="meta"),
+                                 keypoint_weights=torch.empty(2, K, device="meta")))
     assert all(v.device.type == "meta" and v.dim() == 0 for v in out.values())
 
 
@@ -89,7 +90,8 @@ def test_heatmap_size_mismatch_fails_at_build():
     [
         (dict(test_cfg=dict(flip_test=True, flip_tets=False)), "flip_tets"),
         (dict(test_cfg=dict(flip_mode="offset")), "flip_mode"),
-        (dict(train_cfg=dict(compute_acc=False)), "train_cfg"),
+        (dict(train_cfg=dict(compute_acc=False, compute_pck=True)), r"model.train_cfg: unknown keys \['compute_pck'\]"),
+        (dict(test_cfg=dict(flip_mode="udp_combined")), "'udp_combined' needs 3 maps per keypoint"),
         (dict(backbone=dict(type="ResNet", depth=18, widht=8)), "model.backbone"),
     ],
 )
@@ -111,7 +113,7 @@ def test_known_heatmap_peak_maps_to_known_image_point():
     heatmaps = torch.zeros(1, K, 24, 16)
     heatmaps[0, 2, 5, 3] = 0.8  # isolated peak: no sub-pixel shift, input px = 4 * (3, 5)
     m = meta(center=(100.0, 200.0), scale=(128.0, 192.0))
-    (pred,) = model.heatmaps_to_predictions(heatmaps, [m])
+    (pred,) = model.outputs_to_predictions(heatmaps, [m])
     # x: 12 / 64 * 128 + 100 - 64 = 60;  y: 20 / 96 * 192 + 200 - 96 = 144
     np.testing.assert_allclose(pred["keypoints"][2], [60.0, 144.0], atol=1e-5)
     assert pred["keypoints"].shape == (K, 2) and pred["keypoints"].dtype == np.float32
@@ -134,7 +136,7 @@ def test_udp_prediction_returns_to_the_image_point_it_was_warped_from():
     crop = points @ warp[:, :2].T + warp[:, 2]
     heatmaps = model.head.decoder.encode(crop[None].astype(np.float32))["heatmaps"]
     m = meta(center=center.astype(np.float32), scale=scale.astype(np.float32))
-    (pred,) = model.heatmaps_to_predictions(torch.from_numpy(heatmaps)[None], [m])
+    (pred,) = model.outputs_to_predictions(torch.from_numpy(heatmaps)[None], [m])
     np.testing.assert_allclose(pred["keypoints"], points, atol=0.1)  # pixels; 1 crop px = 2 here
 
 
@@ -142,20 +144,20 @@ def test_predict_is_decode_of_flip_averaged_heatmaps():
     model = lively(make())
     x, metas = images(), [meta(), meta(center=(50.0, 60.0))]
     preds = model.predict(x, metas)
-    expected = model.heatmaps_to_predictions(model.predict_heatmaps(x, FLIP), metas)
+    expected = model.outputs_to_predictions(model.predict_outputs(x, FLIP), metas)
     assert len(preds) == 2
     for p, e in zip(preds, expected):
         np.testing.assert_array_equal(p["keypoints"], e["keypoints"])
     plain = lively(make(test_cfg=dict(flip_test=False)))
-    assert torch.equal(plain.predict_heatmaps(x), plain(x))
-    assert not torch.allclose(model.predict_heatmaps(x, FLIP), model(x), atol=1e-3)
+    assert torch.equal(plain.predict_outputs(x), plain(x))
+    assert not torch.allclose(model.predict_outputs(x, FLIP), model(x), atol=1e-3)
 
 
 def test_flip_test_is_mirror_symmetric():
     model = lively(make(test_cfg=dict(shift_heatmap=False)))
     x = images(1)
-    hm = model.predict_heatmaps(x, FLIP)
-    hm_flipped_input = model.predict_heatmaps(x.flip(-1), FLIP)
+    hm = model.predict_outputs(x, FLIP)
+    hm_flipped_input = model.predict_outputs(x.flip(-1), FLIP)
     torch.testing.assert_close(hm_flipped_input, flip_heatmaps(hm, FLIP, shift_heatmap=False))
     # Keypoints on the mirrored image are the mirrored keypoints of the swapped joints
     # (identity crop: image px == input px; heatmap column c maps to 4c, so x -> 60 - x).

@@ -30,6 +30,14 @@ def test_takes_last_feature_of_a_tuple_and_extra_convs():
     assert out.shape == (1, 5, 4, 4)
 
 
+def test_no_deconvs_as_hrnet_configs_write_it():
+    # HRNet's configs: deconv_out_channels=None and the default kernel sizes: the final 1x1 only
+    h = head(in_channels=32, out_channels=17, deconv_out_channels=None)
+    assert len(h.deconv_layers) == 0 and h.final_layer.kernel_size == (1, 1)
+    assert h(torch.randn(1, 32, 64, 48)).shape == (1, 17, 64, 48)
+    assert h.output_size((48, 64)) == (48, 64)
+
+
 def test_init_is_tiny_normal_with_zero_bias():
     torch.manual_seed(0)
     h = head(in_channels=256, out_channels=17, deconv_out_channels=(256, 256, 256))
@@ -67,11 +75,11 @@ def test_loss_terms_and_shape_check():
     pred = torch.zeros(2, 5, 16, 24)
     target = torch.zeros(2, 5, 16, 24)
     target[:, :, 3, 4] = 1.0
-    out = h.loss(pred, target, torch.ones(2, 5))
+    out = h.loss(pred, dict(heatmaps=target, keypoint_weights=torch.ones(2, 5)))
     assert set(out) == {"loss_kpt", "acc_pose"}
     assert out["loss_kpt"].item() == pytest.approx(1 / (16 * 24))
     with pytest.raises(ValueError, match="heatmap_size"):
-        h.loss(torch.zeros(2, 5, 8, 12), target, torch.ones(2, 5))
+        h.loss(torch.zeros(2, 5, 8, 12), dict(heatmaps=target, keypoint_weights=torch.ones(2, 5)))
 
 
 def test_decode_without_decoder_is_a_config_error():
@@ -94,9 +102,19 @@ def test_shift_keeps_column_zero():
     assert flip_heatmaps(maps, None).flatten().tolist() == [2.0, 2.0, 0.0, 0.0]
 
 
+def test_udp_combined_flip_swaps_keypoint_groups_and_negates_x_offsets():
+    maps = torch.zeros(1, 6, 2, 4)  # 2 keypoints x (disk, x offset, y offset)
+    maps[0, 0, 1, 1], maps[0, 1, 1, 1], maps[0, 2, 1, 1] = 1.0, 0.25, -0.5  # keypoint 0 at x=1
+    flipped = flip_heatmaps(maps, [1, 0], flip_mode="udp_combined", shift_heatmap=False)
+    assert flipped[0, 3:, 1, 2].tolist() == [1.0, -0.25, -0.5]  # keypoint 1's group, mirrored to x=2
+    assert flipped.abs().sum() == 1.75
+    with pytest.raises(ValueError, match="3 flip_indices for 2 keypoints"):
+        flip_heatmaps(maps, [0, 2, 1], flip_mode="udp_combined")
+
+
 def test_flip_rejects_unknown_mode_and_bad_indices():
-    with pytest.raises(ConfigError, match="flip_mode"):
-        flip_heatmaps(torch.zeros(1, 2, 2, 2), [1, 0], flip_mode="udp_combined")
+    with pytest.raises(ConfigError, match="flip_mode='offset' unsupported; use one of heatmap, udp_combined"):
+        flip_heatmaps(torch.zeros(1, 2, 2, 2), [1, 0], flip_mode="offset")
     with pytest.raises(ValueError, match="flip_indices"):
         flip_heatmaps(torch.zeros(1, 2, 2, 2), [0])
 

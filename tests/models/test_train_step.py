@@ -48,7 +48,7 @@ def test_loss_is_finite_and_decreases(depth, base):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(6):
-        out = model.loss(inputs, targets, weights)
+        out = model.loss(inputs, dict(heatmaps=targets, keypoint_weights=weights))
         assert set(out) == {"loss", "loss_kpt", "acc_pose"}
         assert all(v.dim() == 0 for v in out.values())
         opt.zero_grad()

@@ -89,6 +89,13 @@ def test_redact_dict_by_key_and_value():
     assert PG_PASSWORD in str(cfg)  # the caller's config is not modified
 
 
+def test_booleans_under_secret_looking_names_are_kept():
+    """A ViT's ``with_cls_token=False`` must survive into the checkpoint's config."""
+    cfg = {"backbone": {"type": "VisionTransformer", "with_cls_token": False}, "token": TOKEN}
+    assert redact(cfg) == {"backbone": {"type": "VisionTransformer", "with_cls_token": False}, "token": REDACTED}
+    assert redact_text(f"with_cls_token=False, token={TOKEN}") == "with_cls_token=False, token=***"
+
+
 @pytest.mark.parametrize("key, secret", [
     ("password", True), ("db_password", True), ("token", True), ("aws_secret_access_key", True),
     ("api_key", True), ("ssh_key", True), ("keypoint_info", False), ("num_keypoints", False),

@@ -46,10 +46,14 @@ class GetBBoxCenterScale:
 class RandomBBoxTransform:
     """Randomly shift, resize and rotate the boxes (MMPose semantics, numpy global RNG).
 
-    Each factor is drawn from a standard normal truncated to ``[-1, 1]``: the shift is
-    ``t * shift_factor * bbox_scale`` per axis, the resize ``mu + t * sigma`` with
-    ``mu, sigma`` the middle and half-width of ``scale_factor``, the rotation
-    ``t * rotate_factor`` degrees; each is applied with its own probability.
+    Per box, four factors ``t`` from a standard normal truncated to ``[-1, 1]`` (x shift, y
+    shift, resize, rotation), then three uniform draws for the shift, resize and rotation
+    probabilities, in MMPose's order: the shift is ``t * shift_factor * bbox_scale`` per axis,
+    the resize ``mu + t * sigma`` with ``mu, sigma`` the middle and half-width of
+    ``scale_factor`` (the same factor on both sides), the rotation ``t * rotate_factor``
+    degrees; each is applied with its own probability. The truncated normal is drawn by
+    rejection, not through scipy's inverse CDF as MMPose does: the same distribution, not the
+    same numbers for a given seed.
 
     Required keys: bbox_center ``(N, 2)``, bbox_scale ``(N, 2)``.
     Modified keys: bbox_center, bbox_scale.
@@ -80,6 +84,9 @@ class RandomBBoxTransform:
             raise ConfigError(
                 f"RandomBBoxTransform.scale_factor: expected (min, max) with 0 < min <= max, got {scale_factor!r}"
             )
+        for key, value in (("shift_factor", shift_factor), ("rotate_factor", rotate_factor)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"RandomBBoxTransform.{key}: expected a number >= 0, got {value!r}")
         self.shift_factor = float(shift_factor)
         self.shift_prob = check_prob(shift_prob, "RandomBBoxTransform.shift_prob")
         self.scale_factor = (lo, hi)
@@ -90,13 +97,14 @@ class RandomBBoxTransform:
     def __call__(self, results: dict) -> dict:
         scale = results["bbox_scale"]
         n = scale.shape[0]
-        # one draw for all factors keeps the per-sample RNG overhead to two numpy calls
-        t = truncated_normal(4 * n)
-        u = np.random.rand(3 * n)
+        # two numpy calls per sample: (N, 4) factors as MMPose's rows, then the three
+        # probability draws (shift for every box, then resize, then rotation)
+        t = truncated_normal(4 * n).reshape(n, 4)
+        u = np.random.rand(3, n)
         lo, hi = self.scale_factor
-        offset = np.where(u[:n, None] < self.shift_prob, t[: 2 * n].reshape(n, 2) * self.shift_factor, 0.0)
-        resize = np.where(u[n : 2 * n] < self.scale_prob, t[2 * n : 3 * n] * (hi - lo) * 0.5 + (hi + lo) * 0.5, 1.0)
-        rotate = np.where(u[2 * n :] < self.rotate_prob, t[3 * n :] * self.rotate_factor, 0.0)
+        offset = np.where(u[0, :, None] < self.shift_prob, t[:, :2] * self.shift_factor, 0.0)
+        resize = np.where(u[1] < self.scale_prob, t[:, 2] * (hi - lo) * 0.5 + (hi + lo) * 0.5, 1.0)
+        rotate = np.where(u[2] < self.rotate_prob, t[:, 3] * self.rotate_factor, 0.0)
         results["bbox_center"] = (results["bbox_center"] + offset * scale).astype(np.float32)
         results["bbox_scale"] = (scale * resize[:, None]).astype(np.float32)
         results["bbox_rotation"] = rotate.astype(np.float32)

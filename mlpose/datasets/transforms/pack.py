@@ -35,8 +35,9 @@ class PackPoseInputs:
     Output dict:
 
     - ``inputs``: ``(3, H, W)`` uint8 tensor, BGR.
-    - ``heatmaps``: ``(K, h, w)`` float32 tensor (only when targets were generated).
-    - ``keypoint_weights``: ``(K,)`` float32 tensor (only when targets were generated).
+    - ``targets``: ``{key: float32 tensor}``, the codec's training targets of this person, as
+      ``GenerateTarget`` left them (only when targets were generated), e.g. ``heatmaps``
+      ``(K, h, w)`` and ``keypoint_weights`` ``(K,)``.
     - ``meta``: ``id, img_id, img_path, category_id, center (2,), scale (2,)`` (the crop box in
       image pixels), ``bbox (4,)`` (x1, y1, x2, y2 image pixels, when the results have one),
       ``bbox_score, area, dataset_name, flip_indices, input_size (w, h)``, GT
@@ -44,7 +45,7 @@ class PackPoseInputs:
       augmentation), plus any extra ``meta_keys`` found in the results.
 
     Required keys: img, bbox_center/bbox_scale (or input_center/input_scale).
-    Optional keys: heatmaps, keypoint_weights, raw_keypoints(_visible) or keypoints(_visible),
+    Optional keys: targets, raw_keypoints(_visible) or keypoints(_visible),
     bbox, id, img_id, img_path, category_id, bbox_score, area, dataset_name, flip_indices,
     input_size, transformed_keypoints, pending_transform (applied to the pixels first).
 
@@ -94,11 +95,9 @@ class PackPoseInputs:
             if key in results and key not in meta:
                 meta[key] = results[key]
         item = dict(inputs=image_to_chw(img))
-        if results.get("heatmaps") is not None:
-            item["heatmaps"] = torch.from_numpy(np.ascontiguousarray(results["heatmaps"], np.float32))
-        if results.get("keypoint_weights") is not None:
-            weights = np.asarray(results["keypoint_weights"], np.float32)
-            item["keypoint_weights"] = torch.from_numpy(np.ascontiguousarray(weights.reshape(-1, weights.shape[-1])[0]))
+        if results.get("targets") is not None:
+            item["targets"] = {key: torch.from_numpy(np.ascontiguousarray(value, np.float32))
+                               for key, value in results["targets"].items()}
         item["meta"] = meta
         return item
 

@@ -9,13 +9,15 @@ from mlpose.registry import CODECS, TRANSFORMS, build
 
 @TRANSFORMS.register()
 class GenerateTarget:
-    """Encode the cropped keypoints into heatmap targets with a codec from ``CODECS``.
+    """Encode the cropped keypoints into training targets with a codec from ``CODECS``.
 
     Required keys: transformed_keypoints ``(N, K, 2)`` (or keypoints) in input pixels,
     keypoints_visible ``(N, K)``, dataset_keypoint_weights ``(K,)`` (only with
     ``use_dataset_keypoint_weights``).
-    Added keys: the codec's outputs, for ``MSRAHeatmap``: heatmaps ``(K, h, w)`` float32,
-    keypoint_weights ``(N, K)`` float32.
+    Added keys: the codec's outputs (for ``MSRAHeatmap``: heatmaps ``(K, h, w)`` float32,
+    keypoint_weights ``(N, K)`` float32), and ``targets``: ``{key: array}`` for each of the
+    codec's ``target_keys``, of the first instance where the key is one of its
+    ``instance_keys`` (a top-down item is one person), which ``PackPoseInputs`` packs.
 
     Args:
         encoder: codec config, e.g. ``dict(type='MSRAHeatmap', input_size=(192, 256),
@@ -52,6 +54,9 @@ class GenerateTarget:
             weights = np.asarray(results["dataset_keypoint_weights"], np.float32)
             encoded["keypoint_weights"] = encoded["keypoint_weights"] * weights
         results.update(encoded)
+        instance = set(self.encoder.instance_keys)
+        results["targets"] = {key: encoded[key][0] if key in instance else encoded[key]
+                              for key in self.encoder.target_keys}
         return results
 
     def __repr__(self) -> str:

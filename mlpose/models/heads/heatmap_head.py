@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mlpose.errors import ConfigError
 from mlpose.models.accuracy import pose_accuracy
+from mlpose.models.heads.base import PoseHead
 from mlpose.models.init import check_init_cfg, constant_init, load_pretrained, normal_init
-from mlpose.registry import CODECS, MODELS, build
+from mlpose.registry import MODELS, build
 
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}  # kernel -> (padding, output_padding) for x2
+FLIP_MODES = ("heatmap", "udp_combined")
 
 
 def _deconv_layers(in_channels: int, channels: Sequence[int], kernels: Sequence[int]) -> list:
@@ -54,14 +55,15 @@ def _conv_layers(in_channels: int, channels: Sequence[int], kernels: Sequence[in
 
 
 @MODELS.register()
-class HeatmapHead(nn.Module):
+class HeatmapHead(PoseHead):
     """Upsamples the last backbone feature x2 per deconv layer and predicts K heatmaps.
 
     Args:
         in_channels: channels of the backbone's last feature map.
         out_channels: number of keypoints K.
         deconv_out_channels: channels of each stride-2 ``ConvTranspose2d + BN + ReLU``; empty or
-            ``None`` for no upsampling.
+            ``None`` for no upsampling (then ``deconv_kernel_sizes`` is not used: HRNet's
+            configs keep its default).
         deconv_kernel_sizes: kernel size (2, 3 or 4) of each deconv.
         conv_out_channels: optional ``Conv + BN + ReLU`` layers after the deconvs.
         conv_kernel_sizes: their kernel sizes (odd, "same" padding).
@@ -74,7 +76,16 @@ class HeatmapHead(nn.Module):
 
     Input: a feature tensor ``(B, in_channels, h0, w0)`` or a tuple whose last item is one.
     Output: heatmaps ``(B, K, h0 * 2**n_deconv, w0 * 2**n_deconv)``.
+
+    ``model.train_cfg``: ``compute_acc=False`` leaves ``acc_pose`` out of the loss terms (MMPose's
+    udp-regress configs: a heatmap PCK means nothing on UDP's combined maps).
+    ``model.test_cfg``: ``flip_mode='heatmap'`` (or ``'udp_combined'`` for UDP's combined maps) and
+    ``shift_heatmap`` (see :func:`flip_heatmaps`).
     """
+
+    output_names = ("heatmaps",)
+    test_cfg_defaults = dict(flip_mode="heatmap", shift_heatmap=True)
+    train_cfg_defaults = dict(compute_acc=True)
 
     def __init__(
         self,
@@ -89,11 +100,12 @@ class HeatmapHead(nn.Module):
         decoder: dict | None = None,
         init_cfg: dict | None = None,
     ):
-        super().__init__()
+        super().__init__(decoder)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.init_cfg = check_init_cfg(init_cfg, "HeatmapHead")
-        deconvs = _deconv_layers(in_channels, deconv_out_channels or (), deconv_kernel_sizes or ())
+        kernels = (deconv_kernel_sizes or ()) if deconv_out_channels else ()
+        deconvs = _deconv_layers(in_channels, deconv_out_channels or (), kernels)
         self.deconv_layers = nn.Sequential(*deconvs)
         width = deconv_out_channels[-1] if deconvs else in_channels
         convs = _conv_layers(width, conv_out_channels or (), conv_kernel_sizes or ())
@@ -114,7 +126,6 @@ class HeatmapHead(nn.Module):
         else:
             self.final_layer = nn.Identity()
         self.loss_module = build(loss, MODELS, "model.head.loss")
-        self.decoder = build(decoder, CODECS, "model.head.decoder") if decoder else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -143,31 +154,53 @@ class HeatmapHead(nn.Module):
             grow = 2 * final.padding[0] - final.kernel_size[0] + 1
         return feat_size[0] * scale + grow, feat_size[1] * scale + grow
 
+    def check_feature_size(self, feat_size: tuple[int, int]) -> None:
+        """Fail at build time when a ``feat_size`` ``(w, h)`` last feature map does not give the
+        codec's heatmap size."""
+        if self.decoder is None or not hasattr(self.decoder, "heatmap_size"):
+            return
+        got = self.output_size(feat_size)
+        if got != tuple(self.decoder.heatmap_size):
+            raise ConfigError(
+                f"model: the network turns a {tuple(self.decoder.input_size)} (w, h) input into {got} "
+                f"heatmaps but model.head.decoder.heatmap_size is {tuple(self.decoder.heatmap_size)}; change "
+                "model.head.deconv_out_channels/deconv_kernel_sizes (each deconv doubles) or the codec"
+            )
+
     def forward(self, feats: Tensor | Sequence[Tensor]) -> Tensor:
         x = feats if isinstance(feats, Tensor) else feats[-1]
         return self.final_layer(self.conv_layers(self.deconv_layers(x)))
 
-    def loss(self, pred: Tensor, heatmaps: Tensor, keypoint_weights: Tensor) -> dict[str, Tensor]:
-        """Loss and accuracy of predicted heatmaps ``(B, K, h, w)`` against targets.
+    def loss(self, outputs: Tensor, targets: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Loss and accuracy of predicted heatmaps ``(B, K, h, w)`` against the codec's targets
+        ``heatmaps`` ``(B, K, h, w)`` and ``keypoint_weights`` ``(B, K)``.
 
         Returns:
-            ``dict(loss_kpt=..., acc_pose=...)`` of 0-dim tensors on the device.
+            ``dict(loss_kpt=..., acc_pose=...)`` of 0-dim tensors on the device (no ``acc_pose``
+            with ``model.train_cfg.compute_acc=False``).
         """
-        if pred.shape != heatmaps.shape:
+        heatmaps, weights = targets["heatmaps"], targets["keypoint_weights"]
+        if outputs.shape != heatmaps.shape:
             raise ValueError(
-                f"predicted heatmaps {tuple(pred.shape)} and targets {tuple(heatmaps.shape)} "
+                f"predicted heatmaps {tuple(outputs.shape)} and targets {tuple(heatmaps.shape)} "
                 "differ; check the codec heatmap_size against the head's upsampling"
             )
-        return dict(
-            loss_kpt=self.loss_module(pred, heatmaps, keypoint_weights),
-            acc_pose=pose_accuracy(pred, heatmaps, keypoint_weights),
-        )
+        terms = dict(loss_kpt=self.loss_module(outputs, heatmaps, weights))
+        if self.train_cfg["compute_acc"]:
+            terms["acc_pose"] = pose_accuracy(outputs, heatmaps, weights)
+        return terms
 
-    def decode(self, heatmaps: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints in model-input pixels ``(B, K, 2)`` and scores ``(B, K)`` via the codec."""
-        if self.decoder is None:
-            raise ConfigError("model.head.decoder is not set; prediction needs a codec config")
-        return self.decoder.decode(heatmaps.detach().float().cpu().numpy())
+    def check_test_cfg(self, test_cfg: dict) -> None:
+        mode = test_cfg["flip_mode"]
+        if mode not in FLIP_MODES:
+            raise ConfigError(f"model.test_cfg.flip_mode={mode!r} unsupported; use one of {', '.join(FLIP_MODES)}")
+        if mode == "udp_combined" and self.out_channels % 3:
+            raise ConfigError(f"model.test_cfg.flip_mode='udp_combined' needs 3 maps per keypoint; "
+                              f"model.head.out_channels={self.out_channels} is no multiple of 3")
+
+    def flip_outputs(self, outputs: Tensor, flip_indices: Sequence[int] | None, test_cfg: dict) -> Tensor:
+        """Heatmaps of flipped crops back in the original frame (see :func:`flip_heatmaps`)."""
+        return flip_heatmaps(outputs, flip_indices, test_cfg["flip_mode"], test_cfg["shift_heatmap"])
 
 
 def flip_heatmaps(
@@ -181,23 +214,30 @@ def flip_heatmaps(
     Mirrors the width axis, swaps left/right channels (``out[:, k] = in[:, flip_indices[k]]``)
     and, with ``shift_heatmap``, moves everything one pixel right (column 0 keeps its value),
     as MMPose does to offset the half-pixel misalignment of flipped argmax locations.
+    ``'udp_combined'`` treats the channels as K groups of (disk, x offset, y offset), swaps
+    groups and negates the x offsets, which point the other way in a mirrored crop.
 
     Args:
-        heatmaps: ``(B, K, h, w)``.
+        heatmaps: ``(B, K, h, w)``, or ``(B, 3K, h, w)`` for ``'udp_combined'``.
         flip_indices: K indices, or ``None`` to keep the channel order.
-        flip_mode: only ``'heatmap'`` is supported.
+        flip_mode: ``'heatmap'`` or ``'udp_combined'``.
         shift_heatmap: apply the one-pixel shift.
 
     Returns:
-        A new ``(B, K, h, w)`` tensor.
+        A new tensor of the input's shape.
     """
-    if flip_mode != "heatmap":
-        raise ConfigError(f"model.test_cfg.flip_mode={flip_mode!r} unsupported; use 'heatmap'")
-    out = heatmaps.flip(-1)
+    if flip_mode not in FLIP_MODES:
+        raise ConfigError(f"model.test_cfg.flip_mode={flip_mode!r} unsupported; use one of {', '.join(FLIP_MODES)}")
+    b, c, h, w = heatmaps.shape
+    group = 3 if flip_mode == "udp_combined" else 1
+    out = heatmaps.reshape(b, c // group, group, h, w).flip(-1)
     if flip_indices is not None:
         if len(flip_indices) != out.shape[1]:
             raise ValueError(f"{len(flip_indices)} flip_indices for {out.shape[1]} keypoints")
         out = out[:, torch.as_tensor(list(flip_indices), device=out.device)]
+    if flip_mode == "udp_combined":
+        out = torch.cat([out[:, :, :1], -out[:, :, 1:2], out[:, :, 2:]], dim=2)
+    out = out.reshape(b, c, h, w)
     if shift_heatmap:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=-1)
     return out

@@ -69,3 +69,57 @@ def test_legacy_float_scale_factor_and_bad_values():
         RandomBBoxTransform(scale_factor=(1.5, 0.5))
     with pytest.raises(ConfigError, match="rotate_prob"):
         RandomBBoxTransform(rotate_prob=1.5)
+    with pytest.raises(ConfigError, match=r"shift_factor: expected a number >= 0"):
+        RandomBBoxTransform(shift_factor=-0.1)
+
+
+def _ks_truncnorm(samples: np.ndarray) -> float:
+    """Kolmogorov-Smirnov p-value of ``samples`` against N(0, 1) truncated to [-1, 1]."""
+    from scipy import stats
+
+    return stats.kstest(samples, stats.truncnorm(-1, 1).cdf).pvalue
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(scale_factor=[0.6, 1.4], rotate_factor=80),  # RTMPose stage 1
+    dict(shift_factor=0.16, shift_prob=1.0, scale_factor=[0.75, 1.25], rotate_factor=60),
+], ids=["rtmpose-stage1", "all-shifted"])
+def test_factor_distributions_match_mmpose(kwargs):
+    """MMPose draws each factor from scipy's truncnorm(-1, 1) and applies it with its probability:
+    the same distributions, in shape (KS test) and moments, over many boxes."""
+    from scipy import stats
+
+    np.random.seed(2)
+    t = RandomBBoxTransform(**kwargs)
+    out = t(cs(20000))
+    shift = (out["bbox_center"] - [100, 80]) / [50, 40]
+    resize = out["bbox_scale"][:, 0] / 50
+    rot = out["bbox_rotation"]
+    var = stats.truncnorm(-1, 1).var()  # 0.2912
+    lo, hi = t.scale_factor
+    moved, resized, rotated = np.abs(shift).sum(1) > 0, resize != 1, rot != 0
+    assert moved.mean() == pytest.approx(t.shift_prob, abs=0.015)
+    assert resized.mean() == pytest.approx(t.scale_prob, abs=0.015)
+    assert rotated.mean() == pytest.approx(t.rotate_prob, abs=0.015)
+    assert _ks_truncnorm(shift[moved, 0] / t.shift_factor) > 1e-3
+    assert _ks_truncnorm(shift[moved, 1] / t.shift_factor) > 1e-3
+    assert _ks_truncnorm((resize[resized] - (hi + lo) / 2) / ((hi - lo) / 2)) > 1e-3
+    assert _ks_truncnorm(rot[rotated] / t.rotate_factor) > 1e-3
+    # the moments MMPose's formulas give: E = 0 (shift, rotation) or mu (resize), Var = p * f**2 * var
+    assert rot.var() == pytest.approx(t.rotate_prob * t.rotate_factor**2 * var, rel=0.05)
+    assert shift[:, 0].var() == pytest.approx(t.shift_prob * t.shift_factor**2 * var, rel=0.05)
+    assert resize.mean() == pytest.approx((hi + lo) / 2, abs=0.005)
+    assert abs(np.corrcoef(shift[moved, 0], shift[moved, 1])[0, 1]) < 0.05  # independent per axis
+
+
+def test_uniform_factors_would_fail_the_distribution_check():
+    """The KS check tells a truncated normal from the uniform a careless port would draw."""
+    np.random.seed(0)
+    assert _ks_truncnorm(np.random.uniform(-1, 1, 12000)) < 1e-3  # as many as the rotated boxes above
+
+
+def test_rtmpose_stage2_does_not_shift():
+    np.random.seed(0)
+    out = RandomBBoxTransform(shift_factor=0.0, scale_factor=[0.75, 1.25], rotate_factor=60)(cs(500))
+    np.testing.assert_array_equal(out["bbox_center"], np.tile([[100.0, 80.0]], (500, 1)))
+    assert np.abs(out["bbox_rotation"]).max() <= 60 and (out["bbox_rotation"] != 0).any()

@@ -31,6 +31,11 @@ def test_falls_back_to_keypoints_and_applies_dataset_weights():
                  dataset_keypoint_weights=np.array([1.0, 1.5], np.float32)))
     np.testing.assert_allclose(out["keypoint_weights"], [[1.0, 1.5]])
     assert out["heatmaps"][0, 15, 10] == pytest.approx(1.0)
+    # the model's targets: the codec's target_keys, instance keys of this one person (the weights
+    # dataset-weighted too), what PackPoseInputs packs
+    assert set(out["targets"]) == {"heatmaps", "keypoint_weights"}
+    np.testing.assert_allclose(out["targets"]["keypoint_weights"], [1.0, 1.5])
+    assert out["targets"]["heatmaps"] is out["heatmaps"]
 
 
 @pytest.mark.parametrize("kwargs,match", [

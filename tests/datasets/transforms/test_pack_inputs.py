@@ -25,12 +25,13 @@ def test_inputs_are_uint8_chw_in_bgr_order(tf):
 
 
 def test_train_item_and_meta(tf):
-    item = packed_inputs(tf, heatmaps=np.ones((17, 16, 12), np.float32),
-                         keypoint_weights=np.arange(17, dtype=np.float32)[None])
+    item = packed_inputs(tf, targets=dict(heatmaps=np.ones((17, 16, 12), np.float32),
+                                          keypoint_weights=np.arange(17, dtype=np.float32)))
     item["keypoints"] = item["keypoints"] + 5  # augmented copy; meta must report the raw GT
     out = PackPoseInputs()(item)
-    assert out["heatmaps"].shape == (17, 16, 12) and out["heatmaps"].dtype == torch.float32
-    np.testing.assert_array_equal(out["keypoint_weights"].numpy(), np.arange(17))
+    targets = out["targets"]
+    assert targets["heatmaps"].shape == (17, 16, 12) and targets["heatmaps"].dtype == torch.float32
+    np.testing.assert_array_equal(targets["keypoint_weights"].numpy(), np.arange(17))
     meta = out["meta"]
     assert meta["id"] == 70 and meta["img_id"] == 7 and meta["category_id"] == 1
     assert meta["bbox_score"] == 1.0 and meta["area"] == 1234.0 and meta["dataset_name"] == "coco"

@@ -62,10 +62,12 @@ def test_train_pipeline_item_follows_the_contract(tf, jpeg_path):
     item = tf.make_item(jpeg_path)
     raw_kp = item["keypoints"].copy()
     out = train_pipeline()(item)
-    assert set(out) == {"inputs", "heatmaps", "keypoint_weights", "meta"}
+    assert set(out) == {"inputs", "targets", "meta"}
     assert out["inputs"].dtype == torch.uint8 and out["inputs"].shape == (3, 128, 96)
-    assert out["heatmaps"].dtype == torch.float32 and out["heatmaps"].shape == (17, 32, 24)
-    assert out["keypoint_weights"].shape == (17,)
+    targets = out["targets"]
+    assert set(targets) == {"heatmaps", "keypoint_weights"}  # MSRAHeatmap.target_keys
+    assert targets["heatmaps"].dtype == torch.float32 and targets["heatmaps"].shape == (17, 32, 24)
+    assert targets["keypoint_weights"].shape == (17,)
     meta = out["meta"]
     assert set(meta) == META_KEYS | {"transformed_keypoints"}
     np.testing.assert_array_equal(meta["keypoints"], raw_kp[0])  # GT as loaded, not flipped
@@ -88,7 +90,7 @@ def test_flipped_rotated_marker_lands_on_the_swapped_label_and_heatmap(tf, tmp_p
     ys, xs = np.nonzero(gray > 0.5 * gray.max())
     blob = np.array([np.average(xs, weights=gray[ys, xs]), np.average(ys, weights=gray[ys, xs])])
     np.testing.assert_allclose(blob, out["meta"]["transformed_keypoints"][2], atol=0.6)
-    decoded, _ = MSRAHeatmap((96, 128), (24, 32)).decode(out["heatmaps"].numpy())
+    decoded, _ = MSRAHeatmap((96, 128), (24, 32)).decode(out["targets"]["heatmaps"].numpy())
     np.testing.assert_allclose(decoded[0, 2], blob, atol=2.5)  # codec rounds to 4 px cells
 
 

@@ -110,3 +110,47 @@ def test_output_size_matches_forward(size, strides):
     model = ResNet(18, base_channels=4, strides=strides, out_indices=(2, 3)).eval()
     feat = model(torch.zeros(1, 3, size[1], size[0]))[-1]
     assert model.output_size(size) == (feat.shape[-1], feat.shape[-2])
+
+
+def test_deep_stem_is_three_3x3_convs_and_freezes_with_stage_0():
+    model = ResNet(18, base_channels=8, deep_stem=True, frozen_stages=0).train()
+    assert not hasattr(model, "conv1")
+    assert [m.conv.weight.shape[:3] for m in model.stem] == [(4, 3, 3), (4, 4, 3), (8, 4, 3)]
+    assert not any(p.requires_grad for p in model.stem.parameters()) and not model.stem[0].bn.training
+    assert model.layer1[0].conv1.weight.requires_grad
+    assert model(torch.randn(1, 3, 64, 48))[0].shape == (1, 64, 2, 2)
+
+
+def test_avg_down_pools_before_a_stride_1_projection():
+    model = ResNet(50, base_channels=8, avg_down=True)
+    pool, conv, _ = model.layer2[0].downsample
+    assert isinstance(pool, torch.nn.AvgPool2d) and conv.stride == (1, 1)
+    assert isinstance(model.layer1[0].downsample[0], torch.nn.Conv2d)  # stride 1: no pooling
+    for size in [(48, 64), (37, 53)]:
+        feat = model(torch.zeros(1, 3, size[1], size[0]))[-1]
+        assert model.output_size(size) == (feat.shape[-1], feat.shape[-2])
+
+
+def _saved_tensors(model, x) -> int:
+    count = 0
+
+    def pack(t):
+        nonlocal count
+        count += 1
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)[0]
+    out.sum().backward()
+    return count
+
+
+def test_with_cp_stores_fewer_activations_and_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = ResNet(18, base_channels=4, zero_init_residual=False).train()
+    cp = ResNet(18, base_channels=4, zero_init_residual=False, with_cp=True).train()
+    cp.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 32, 32, requires_grad=True)
+    assert _saved_tensors(cp, x) < _saved_tensors(plain, x) / 2
+    grads = [p.grad for p in plain.parameters()]
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(grads, cp.parameters()))

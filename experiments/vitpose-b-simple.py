@@ -1,0 +1,1 @@
+_base_ = ['td-hm_ViTPose-base-simple_8xb64-210e_coco-256x192.py']  # short name for the full recipe
