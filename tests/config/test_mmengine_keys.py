@@ -68,10 +68,10 @@ def test_mmposes_runtime_loads_and_says_what_it_ignores(tmp_path, notes):
     ("default_hooks = dict(checkpoint=dict(by_epoch=False))",
      r"default_hooks\.checkpoint\.by_epoch=False: mlpose saves checkpoints at the end of epochs"),
     ("default_hooks = dict(checkpoint=dict(out_dir='s3://x'))", r"default_hooks\.checkpoint\.out_dir='s3://x'.*--work-dir"),
-    ("custom_hooks = [dict(type='EMAHook', momentum=0.0002)]", r"custom_hooks\.0\.type='EMAHook': not implemented yet"),
-    ("custom_hooks = [dict(type='SyncBuffersHook'), dict(type='mmdet.PipelineSwitchHook', switch_epoch=3)]",
-     r"custom_hooks\.1\.type='mmdet\.PipelineSwitchHook': not implemented yet"),
-    ("custom_hooks = [dict(type='MyOwnHook')]", r"custom_hooks\.0\.type='MyOwnHook' is not a hook mlpose knows"),
+    ("custom_hooks = [dict(type='SyncBuffersHook'), dict(type='mmengine.EarlyStoppingHook', monitor='coco/AP')]",
+     r"custom_hooks\.1\.type='mmengine\.EarlyStoppingHook': not implemented; set train_cfg\.max_epochs"),
+    ("custom_hooks = [dict(type='MyOwnHook')]",
+     r"custom_hooks\.0\.type='MyOwnHook' is not a hook mlpose knows \(it runs: EMAHook, PipelineSwitchHook\)"),
     ("custom_hooks = [dict(type='CheckpointHook')]", r"a default hook: set it in default_hooks"),
     ("custom_hooks = [dict(type='RTMOModeSwitchHook')]", r"a hook of a bottom-up model"),
     ("custom_hooks = ['EMAHook']", r"custom_hooks\.0 must be a dict with a 'type' string"),
@@ -124,9 +124,16 @@ def test_ignored_keys_are_logged_once(tmp_path, notes, body, line):
     assert len(matching) == 1 and matching[0].startswith(f"{path}: {line}"), notes()
 
 
+def test_hooks_the_engine_runs_load_without_a_note(tmp_path, notes):
+    cfg = load_config(_cfg(tmp_path, "custom_hooks = [dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, "
+                                     "update_buffers=True, priority=49), dict(type='mmdet.PipelineSwitchHook', "
+                                     "switch_epoch=2, switch_pipeline=[])]", runtime=""))
+    assert [h.type for h in cfg.custom_hooks] == ["EMAHook", "mmdet.PipelineSwitchHook"] and notes() == []
+
+
 def test_mlposes_own_recipes_log_nothing(notes):
-    for name in ("tiny", "res50", "res50-coco-aic", "tiny-sweep"):
-        load_config(name)
+    for path in sorted(TINY.parent.glob("*.py")):
+        load_config(path)
     assert notes() == []
 
 

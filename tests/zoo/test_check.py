@@ -69,12 +69,12 @@ def test_train_one_iteration_on_generated_data(tmp_path, tiny_data):
     small = _file(tmp_path, "res50-coco-aic-small.py", f"_base_ = ['{RES50_AIC}']\n"
                   "model = dict(backbone=dict(base_channels=8), head=dict(in_channels=256, "
                   "deconv_out_channels=(16, 16, 16)))\n")
-    bad = _file(tmp_path, "hrnet.py", f"_base_ = ['{TINY}']\nmodel = dict(backbone=dict(_delete_=True, type='HRNet'))\n")
+    bad = _file(tmp_path, "nosuch.py", f"_base_ = ['{TINY}']\nmodel = dict(backbone=dict(_delete_=True, type='NoSuchNet'))\n")
     out = []
     code = run_check([str(small), str(bad)], train=True, data=str(tiny_data), echo=out.append)
     assert code == 1
     assert out[0].split() == ["file", "family", "loads?", "builds?", "forward?", "trains?", "params", "(M)"]
     assert out[2].split()[:6] == ["res50-coco-aic-small.py", "ResNet", "yes", "yes", "yes", "yes"]
-    assert out[3].split()[:6] == ["hrnet.py", "HRNet", "NO", "-", "-", "-"]
-    assert out[4] == "hrnet.py: unknown type 'HRNet' at model.backbone in registry 'models'. Did you mean ResNet?"
+    assert out[3].split()[:6] == ["nosuch.py", "NoSuchNet", "NO", "-", "-", "-"]
+    assert out[4] == "nosuch.py: unknown type 'NoSuchNet' at model.backbone in registry 'models'."
     assert out[5] == "1 of 2 files load, build, run forward and train one iteration"

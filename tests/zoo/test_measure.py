@@ -53,6 +53,22 @@ def test_measures_come_from_the_cache_once_measured(tmp_path, monkeypatch):
         measure_config(other, load_cache())
 
 
+def test_a_forward_that_cannot_run_on_the_meta_device_is_measured_on_the_cpu(monkeypatch):
+    cfg = load_config("tiny", ["model.backbone.base_channels=8", "model.head.in_channels=64"])
+    on_meta = measure_config(cfg)
+    real = measure.measure_model
+    devices = []
+
+    def no_meta(model, size, device="cpu"):
+        devices.append(device)
+        if device == "meta":
+            raise RuntimeError("this forward needs real values")
+        return real(model, size, device)
+
+    monkeypatch.setattr(measure, "measure_model", no_meta)
+    assert measure_config(cfg) == on_meta and devices == ["meta", "cpu"]
+
+
 def test_a_config_without_an_input_size_has_no_measure():
     cfg = load_config("tiny").to_dict()
     del cfg["model"]["head"]["decoder"], cfg["codec"]
