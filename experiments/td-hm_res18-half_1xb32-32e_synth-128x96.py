@@ -14,6 +14,7 @@ auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=4, max_keep_ckpts=2, save_best='coco/AP', rule='greater'))
+log_processor = dict(window_size=20)  # the log line averages over its interval
 randomness = dict(seed=0)
 
 # UDP at 64x48 heatmaps (a fourth, narrower deconvolution): the face keypoints' OKS tolerance

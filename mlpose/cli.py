@@ -6,6 +6,7 @@ import sys
 import click
 
 from mlpose import __version__
+from mlpose.config.options import spread_cfg_options
 from mlpose.errors import ConfigError
 
 LAUNCHERS = click.Choice(["none", "pytorch", "slurm", "mpi"])
@@ -55,7 +56,7 @@ def _train_args(f):
                      help="Resume: with no PATH, from the latest checkpoint in the work dir (fresh start if none); with PATH, from that file."),
         click.option("--amp", is_flag=True, help="Mixed precision: fp16 autocast + GradScaler on CUDA, bfloat16 autocast on CPU."),
         click.option("--no-validate", is_flag=True, help="Do not validate during training (not suggested)."),
-        click.option("--auto-scale-lr", is_flag=True, help="Scale lr by (world size x batch size) / auto_scale_lr.base_batch_size."),
+        click.option("--auto-scale-lr", is_flag=True, help="Scale lr by (world size x batch size) / auto_scale_lr.base_batch_size (as auto_scale_lr.enable=True in the config)."),
         cfg_options_opt,
         click.option("--show-dir", type=click.Path(file_okay=False), help="Save validation images with predicted (and GT) keypoints here (under the run's work dir if relative)."),
         click.option("--show", is_flag=True, help="Show validation results in a window (needs a display)."),
@@ -251,6 +252,37 @@ def config_show(config, cfg_options, fmt):
     click.echo(config_text(load_config(config, _options(cfg_options)), fmt), nl=False)
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def zoo(ctx):
+    """The recipes of experiments/ (or, with `check`, whether config files run).
+
+    Without a subcommand: each recipe's short name, backbone, head, codec, input size, parameters,
+    GFLOPs (multiply-adds of one crop, as MMPose's tables count them) and the COCO AP MMPose
+    publishes for the config the recipe mirrors (same file name). Measures are cached.
+    """
+    if ctx.invoked_subcommand is None:
+        from mlpose.zoo import zoo_table
+
+        click.echo(zoo_table())
+
+
+@zoo.command("check")
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.option("--train", is_flag=True, help="Also train each one iteration on generated data (batch 2, no "
+              "workers, tracking, validation, checkpoint or pretrained weights).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="The generated data for --train "
+              "(a `mlpose data synth` folder; default: a small one made for the run).")
+def zoo_check(configs, train, data):
+    """Whether each CONFIG loads, builds its model, runs one forward pass (batch 1, its input size)
+    and, with --train, trains one iteration: a table, then one line per failure (the missing
+    component or refused key). Pretrained weights (init_cfg) are not loaded. CONFIG: files, folders
+    (every *.py below but _base_), globs, short names. Exits 1 when any file failed."""
+    from mlpose.zoo import run_check
+
+    sys.exit(run_check(configs, train, data, echo=click.echo))
+
+
 @cli.group()
 def data():
     """Make datasets."""
@@ -345,21 +377,6 @@ def server_start(**kwargs):
     from mlpose.stack.server import serve_forever
 
     serve_forever(**kwargs)
-
-
-def spread_cfg_options(argv: list[str]) -> list[str]:
-    """MMPose syntax ``--cfg-options a=1 b=2`` -> ``--cfg-options a=1 --cfg-options b=2`` for click."""
-    out, taking = [], False
-    for arg in argv:
-        if arg == "--cfg-options":
-            taking = True
-            continue
-        if taking and "=" in arg and not arg.startswith("-"):
-            out += ["--cfg-options", arg]
-            continue
-        taking = False
-        out.append(arg)
-    return out
 
 
 @server.command("stop")

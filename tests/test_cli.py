@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlpose.cli import cli, spread_cfg_options
+from mlpose.cli import cli
+from mlpose.config.options import spread_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TRAIN_FLAGS = ["--work-dir", "--resume", "--amp", "--no-validate", "--auto-scale-lr", "--cfg-options",
@@ -22,7 +23,7 @@ def run(*args):
 def test_top_level_help_lists_every_command():
     out = run("--help").output
     for command in ("train", "test", "resume", "sweep", "evaluate", "config", "data", "runs", "compare", "server",
-                    "infer", "export", "sync"):
+                    "infer", "export", "sync", "zoo"):
         assert f"  {command} " in out
 
 
@@ -71,6 +72,7 @@ def test_config_show_json_is_machine_readable():
     (["infer", "a.jpg", "-m", "m.pth", "--boxes", "d.json", "--whole-image"], "either --boxes DETECTIONS.json or --whole-image"),
     (["infer", "a.jpg", "-m", "/no/such/model.pth"], "checkpoint '/no/such/model.pth' does not exist"),
     (["export", "/no/such/model.pth", "--format", "onnx", "--out", "m.onnx"], "does not exist"),
+    (["zoo", "check", "no_such_*.py"], "mlpose zoo check: 'no_such_*.py' matches no config file (*.py)"),
 ])
 def test_user_errors_exit_2_with_one_line(args, message):
     proc = subprocess.run([sys.executable, "-m", "mlpose.cli", *args], capture_output=True, text=True, cwd=ROOT)
@@ -93,3 +95,13 @@ def test_resume_flag_takes_an_optional_path():
     assert command.make_context("train", ["tiny", "--resume"]).params["resume"] == "auto"
     assert command.make_context("train", ["tiny", "--resume", "x.pth"]).params["resume"] == "x.pth"
     assert command.make_context("train", ["tiny"]).params["resume"] is None
+
+
+def test_zoo_check_exits_1_when_a_file_fails(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("_base_ = ['tiny.py']\n")  # a base that is not there
+    result = run("zoo", "check", str(bad))
+    assert result.exit_code == 1
+    assert f"bad.py: {bad}: _base_ file 'tiny.py' not found" not in result.output  # the row names the file once
+    assert result.output.splitlines()[-2].startswith("bad.py: _base_ file 'tiny.py' not found")
+    assert result.output.splitlines()[-1] == "0 of 1 files load, build, run forward"

@@ -26,7 +26,7 @@ LAYERS = [
     ["evaluation", "inference"],  # inference: using a model (predictor, pyfunc, export); below tracking, which logs it
     ["tracking"],
     ["engine"],
-    ["sweep", "stack"],
+    ["sweep", "stack", "zoo"],  # zoo: the recipes listed and measured, configs checked by training one step
     ["cli"],
     ["mlproject"],  # the MLproject entry points run the CLI
 ]

@@ -4,7 +4,11 @@ A config file is Python (plain assignments and ``dict(...)``), YAML or JSON. In 
 ``_base_ = 'a.py'`` or ``_base_ = ['a.py', 'b.py']`` (paths relative to the file) names the
 configs to inherit; the file's own variables are merged into them recursively, and a dict with
 ``_delete_=True`` replaces the inherited dict instead of merging. Inherited values can be read
-in the file as ``_base_.model.backbone`` (or MMEngine's ``{{_base_.model.backbone}}``).
+in the file as ``_base_.model.backbone`` (or MMEngine's ``{{_base_.model.backbone}}``). A base
+named ``mmpose::PATH`` is that file of the installed MMPose's configs (:mod:`.packages`).
+
+MMEngine's other format, pure Python (``with read_base(): from .x import *`` and classes as
+``type=``), is refused with one line: it runs imports of MMEngine and MMPose by design.
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from typing import Any
 from mlpose.errors import ConfigError
 
 from .configdict import _wrap
+from .families import BOTTOM_UP_MODELS, not_top_down
+from .packages import is_scoped, scoped_config
 
 SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _BASE_REF = re.compile(r"\{\{\s*(_base_(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+)\s*\}\}")
@@ -98,7 +104,7 @@ def read_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
         base_files = [base_files]
     merged: dict = {}
     for base in base_files:
-        base_path = (path.parent / base).resolve()
+        base_path = scoped_config(base, path) if is_scoped(base) else (path.parent / base).resolve()
         if not base_path.is_file():
             raise ConfigError(f"{path}: _base_ file {base!r} not found (looked at {base_path})")
         merged = _merge_sibling_bases(merged, read_file(base_path, (*_chain, path)), path, base)
@@ -129,6 +135,7 @@ def _parse_python(text: str, path: Path) -> tuple[ast.Module, list[str]]:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    _refuse_pure_python(tree, path)
     base_files: list[str] = []
     body = []
     for node in tree.body:
@@ -142,6 +149,26 @@ def _parse_python(text: str, path: Path) -> tuple[ast.Module, list[str]]:
         body.append(node)
     tree.body = body
     return tree, base_files
+
+
+def _refuse_pure_python(tree: ast.Module, path: Path) -> None:
+    """MMEngine's pure-Python format (``with read_base():`` bases, imported classes as types)."""
+    uses = [node for node in tree.body if isinstance(node, ast.With) and any(
+        isinstance(item.context_expr, ast.Call) and _called_name(item.context_expr) == "read_base"
+        for item in node.items)]
+    if not uses:
+        return
+    for node in ast.walk(tree):  # say the one thing that matters first: a bottom-up model
+        if isinstance(node, ast.alias) and node.name in BOTTOM_UP_MODELS:
+            raise not_top_down(f"{path}:{node.lineno}", f"importing {node.name}")
+    raise ConfigError(f"{path}:{uses[0].lineno}: MMEngine's pure-Python config format (with read_base(), classes "
+                      "as types) is not supported; write the config in the dict format (_base_ = [...], "
+                      "type='Name'), as MMPose's other config files are")
+
+
+def _called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
 
 
 def _exec_python(tree: ast.Module, path: Path, bases: dict) -> dict:

@@ -233,3 +233,18 @@ def flat_keys(node: Any, prefix: str = ""):
         path = f"{prefix}.{key}" if prefix else str(key)
         yield path
         yield from flat_keys(value, path)
+
+
+def spread_cfg_options(argv: list[str]) -> list[str]:
+    """MMPose syntax ``--cfg-options a=1 b=2`` -> ``--cfg-options a=1 --cfg-options b=2`` for click."""
+    out, taking = [], False
+    for arg in argv:
+        if arg == "--cfg-options":
+            taking = True
+            continue
+        if taking and "=" in arg and not arg.startswith("-"):
+            out += ["--cfg-options", arg]
+            continue
+        taking = False
+        out.append(arg)
+    return out

@@ -8,11 +8,18 @@ from mlpose import registry as R
 from mlpose.errors import ConfigError
 
 from . import schema
+from .families import check_top_down
+from .mmengine_keys import check_runtime_keys
 from .ranges import check_ranges
 
 
 def validate(cfg: dict, source: str) -> None:
-    """Raise a ConfigError (naming ``source`` and the key path) for the first problem found."""
+    """Raise a ConfigError (naming ``source`` and the key path) for the first problem found.
+
+    Order: a bottom-up config is named as such first; then sections, components (an unknown
+    type), and MMEngine's runtime keys (hooks, loops, environment: :mod:`.mmengine_keys`).
+    """
+    check_top_down(cfg, source)
     R.import_custom(cfg.get("custom_imports"), source)
     for key, types in schema.TOP_LEVEL.items():
         if key in cfg:
@@ -51,8 +58,11 @@ def validate(cfg: dict, source: str) -> None:
         _component(sched, R.SCHEDULERS, f"param_scheduler.{i}", source)
     for i, backend in enumerate((cfg.get("visualizer") or {}).get("vis_backends") or []):
         _component(backend, R.VISBACKENDS, f"visualizer.vis_backends.{i}", source, save_dir="")
-    if isinstance(cfg.get("codec"), dict):
-        _component(cfg["codec"], R.CODECS, "codec", source)
+    codecs = cfg.get("codec")
+    for i, codec in enumerate(codecs if isinstance(codecs, list) else [codecs]):  # MSPN: one codec per stage
+        if isinstance(codec, dict):
+            _component(codec, R.CODECS, f"codec.{i}" if isinstance(codecs, list) else "codec", source)
+    check_runtime_keys(cfg, source)
 
 
 def _check_type(value: Any, types: Any, path: str, source: str) -> None:
@@ -111,6 +121,7 @@ def _dataloader(cfg: dict, path: str, source: str, decoder: bool | None = None) 
         raise ConfigError(f"{source}: {path}.num_workers={workers!r}: use an int >= 0 or 'auto' "
                           "(sized to the cores and the device)")
     sampler = cfg.get("sampler") or {}
+    _check_keys(sampler, schema.SAMPLER, f"{path}.sampler", source)
     if sampler.get("type", "DefaultSampler") not in schema.SAMPLERS:
         raise ConfigError(f"{source}: {path}.sampler.type: unknown {sampler['type']!r}; known: {', '.join(schema.SAMPLERS)}")
     if "dataset" in cfg:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpose.config.packages import package_configs
 from mlpose.errors import ConfigError
 
 # The repository root: relative metainfo paths that are not found from the working
@@ -38,8 +39,30 @@ def resolve_path(path: str | os.PathLike, what: str = "file") -> Path:
     )
 
 
+def metainfo_file(path: str | os.PathLike) -> Path:
+    """A metainfo file: as given (:func:`resolve_path`), else, as MMPose falls back for its
+    configs' ``configs/_base_/datasets/NAME.py``, the file of that name in mlpose's
+    ``experiments/_base_/datasets/``, then in the installed MMPose's configs (found, not imported).
+
+    Raises:
+        ConfigError: naming the path and every place searched.
+    """
+    try:
+        return resolve_path(path, "metainfo file")
+    except ConfigError:
+        name = Path(path).name
+        configs = package_configs("mmpose")
+        places = [REPO_ROOT / "experiments" / "_base_" / "datasets" / name,
+                  *([configs / "_base_" / "datasets" / name] if configs else [])]
+        found = next((p for p in places if p.is_file()), None)
+        if found is None:
+            raise ConfigError(f"metainfo file {str(path)!r} not found (looked in {os.getcwd()}, {REPO_ROOT} and at "
+                              f"{', '.join(str(p) for p in places)}); fix the path") from None
+        return found
+
+
 def _read_file(path: str | os.PathLike) -> tuple[dict, str]:
-    file = resolve_path(path, "metainfo file")
+    file = metainfo_file(path)
     try:
         namespace = runpy.run_path(str(file))
     except Exception as exc:  # a broken user file: say which one, keep the cause

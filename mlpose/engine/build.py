@@ -33,7 +33,7 @@ from mlpose.visualization import PredictionShow, build_visualizer
 def build_model(ctx: RunContext, compile: bool = False) -> tuple[nn.Module, nn.Module]:
     """``(model, ddp_model)``: the config's model on the device (channels-last where it is
     faster, SyncBatchNorm with ``sync_bn``), and what the training forward calls: the same
-    model in DDP when world_size > 1, compiled by ``torch.compile`` when ``compile`` and
+    model in DDP when world_size > 1 (``find_unused_parameters`` as the config says), compiled by ``torch.compile`` when ``compile`` and
     ``env_cfg.compile`` ask for it (the plain ``model`` is what is saved and validated)."""
     model = build(ctx.cfg.model, MODELS, "model").to(ctx.device)
     if ctx.channels_last():
@@ -43,7 +43,8 @@ def build_model(ctx: RunContext, compile: bool = False) -> tuple[nn.Module, nn.M
     ddp_model = model
     if ctx.world_size > 1:
         ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=bool(ctx.cfg.get("find_unused_parameters", False)))
     options = ctx.compile_options() if compile else None
     if options is not None:
         ddp_model = torch.compile(ddp_model, **options)  # around DDP, as torch advises
@@ -96,7 +97,7 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     show = build_show(ctx, opts, val_loader)
 
     spec = parse_optim_wrapper(cfg.optim_wrapper)
-    if opts.auto_scale_lr:
+    if opts.auto_scale_lr or (cfg.get("auto_scale_lr") or {}).get("enable"):  # the flag or MMEngine's key
         _auto_scale_lr(ctx, batch_size)
     optimizer = build_optimizer(model, cfg.optim_wrapper)
     iters_per_epoch = sampler.num_samples // batch_size

@@ -151,7 +151,7 @@ def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool, lock:
     made = dist.broadcast_object(str(made) if isinstance(made, ConfigError) else made)
     if not isinstance(made, Path):
         raise ConfigError(made)  # every rank stops with rank 0's line
-    logger = setup_logger(made / f"{made.name}.log" if dist.is_main() else None)
+    logger = setup_logger(made / f"{made.name}.log" if dist.is_main() else None, level=cfg.get("log_level") or "INFO")
     return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, made, logger,
                       held, created)
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mlpose.datasets import AicDataset, CocoDataset, load_metainfo, pose_collate
+from mlpose.datasets.metainfo import REPO_ROOT
 from mlpose.errors import ConfigError
 from mlpose.registry import DATASETS, build
 
@@ -161,6 +162,21 @@ def test_metainfo_resolves_from_repo_root_and_reports_bad_files(tmp_path, monkey
         load_metainfo(info, "")
     with pytest.raises(ConfigError, match="from_file"):
         load_metainfo(dict(path="x.py"), "")
+
+
+def test_mmposes_metainfo_paths_resolve_as_mmpose_resolves_them(tmp_path, monkeypatch):
+    """MMPose's configs write from_file='configs/_base_/datasets/NAME.py', a path in MMPose's checkout:
+    mlpose's own copy of NAME, else the installed MMPose's (a stand-in package here, never imported)."""
+    monkeypatch.chdir(tmp_path)
+    assert load_metainfo(dict(from_file="configs/_base_/datasets/coco.py"), "")["dataset_name"] == "coco"
+    with pytest.raises(ConfigError, match=r"metainfo file 'configs/_base_/datasets/coco_aic\.py' not found"):
+        load_metainfo(dict(from_file="configs/_base_/datasets/coco_aic.py"), "")
+    datasets = tmp_path / "site" / "mmpose" / ".mim" / "configs" / "_base_" / "datasets"
+    datasets.mkdir(parents=True)
+    (datasets / "coco_aic.py").write_text((REPO_ROOT / COCO_META).read_text().replace("dataset_name='coco'",
+                                                                                 "dataset_name='coco_aic'"))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert load_metainfo(dict(from_file="configs/_base_/datasets/coco_aic.py"), "")["dataset_name"] == "coco_aic"
 
 
 def test_pose_collate_stacks_tensors_and_lists_meta():

@@ -64,3 +64,33 @@ def test_a_resume_of_an_unknown_run_leaves_no_folder(mlflow_env, tmp_path):
     with pytest.raises(ConfigError, match="cannot resume: MLflow run '0123456789abcdef' not found"):
         resume_run("0123456789abcdef", [])
     assert not (tmp_path / "work_dirs").exists()
+
+
+@pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
+def test_log_level_sets_the_run_loggers_level(tmp_path, level):
+    import logging
+
+    ctx = setup_run(load_config("tiny", [f"log_level={level}"]), str(tmp_path), "none", amp=False)
+    assert ctx.logger.level == getattr(logging, level)
+    setup_run(load_config("tiny"), str(tmp_path), "none", amp=False)  # later jobs in this process: INFO again
+
+
+@pytest.mark.parametrize("find_unused", [False, True])
+def test_find_unused_parameters_reaches_ddp(tmp_path, find_unused):
+    """MMEngine's top-level key: DDP then tolerates parameters a step does not use (frozen branches)."""
+    import dataclasses
+
+    import torch.distributed as dist
+
+    from mlpose.engine.build import build_model
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        cfg = load_config("tiny", [f"+find_unused_parameters={find_unused}", "model.backbone.base_channels=8",
+                                   "model.head.in_channels=64"])
+        ctx = dataclasses.replace(setup_run(cfg, str(tmp_path), "none", amp=False), world_size=2)
+        model, ddp_model = build_model(ctx)
+        assert isinstance(ddp_model, torch.nn.parallel.DistributedDataParallel)
+        assert ddp_model.find_unused_parameters is find_unused
+    finally:
+        dist.destroy_process_group()

@@ -86,6 +86,17 @@ def test_auto_scale_lr_scales_by_total_batch(tmp_path, tiny_data, mlflow_env):
     assert groups[0]["initial_lr"] == pytest.approx(2e-3 * 4 / 32)  # lr x (1 x 4) / base 32
 
 
+@pytest.mark.parametrize("enable, lr", [(True, 2e-3 * 4 / 32), (False, 2e-3)])
+def test_auto_scale_lr_enable_in_the_config_scales_as_the_flag(tmp_path, tiny_data, enable, lr):
+    from mlpose.config import load_config
+    from mlpose.engine.build import build_train_parts
+    from mlpose.engine.context import setup_run
+
+    cfg = load_config("tiny", tiny_options(tiny_data, 1, **{"+auto_scale_lr.enable": enable}))  # MMEngine's key
+    parts = build_train_parts(setup_run(cfg, str(tmp_path), "none", amp=False), TrainOptions(no_validate=True))
+    assert parts.optimizer.param_groups[0]["initial_lr"] == pytest.approx(lr)
+
+
 def test_amp_runs_bfloat16_on_cpu_and_says_so(tmp_path, tiny_data, mlflow_env):
     _train(tmp_path, tiny_data, epochs=1, amp=True, no_validate=True)
     ckpt = load_checkpoint(tmp_path / "run" / "epoch_1.pth")
