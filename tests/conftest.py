@@ -61,7 +61,7 @@ def tiny_options(data: Path, epochs: int = 2, width: int = 16, **extra) -> list[
         "test_dataloader.dataset.data_root": str(data),
         "val_evaluator.ann_file": str(ann / "person_keypoints_val.json"),
         "test_evaluator.ann_file": str(ann / "person_keypoints_val.json"),
-        "default_hooks.logger.interval": 2, "default_hooks.checkpoint.interval": 1,
+        "default_hooks.logger.interval": 2, "log_processor.window_size": 2, "default_hooks.checkpoint.interval": 1,
         "randomness.seed": 0, "randomness.deterministic": True,
         "param_scheduler.0.end": 5,
     }
