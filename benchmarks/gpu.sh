@@ -87,7 +87,7 @@ else
 "$PY" -m mlpose.cli train tiny --amp --no-validate --resume --work-dir "$W/killed" --cfg-options $TINY > "$W/resumed.out" 2>&1
 note "exact resume (fp16 AMP, deterministic, SIGKILL in epoch 2)" "$("$PY" - "$W" <<'EOF'
 import sys, torch
-ref, got = (torch.load(f"{sys.argv[1]}/{d}/epoch_2.pth", weights_only=True)["model"] for d in ("ref", "killed"))
+ref, got = (torch.load(f"{sys.argv[1]}/{d}/epoch_2.pth", weights_only=True)["state_dict"] for d in ("ref", "killed"))
 same = ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
 print("bit-identical" if same else "DIFFERENT")
 EOF

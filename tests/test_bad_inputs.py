@@ -235,7 +235,7 @@ def test_export_into_its_own_checkpoint_is_refused_and_the_checkpoint_survives(p
     line = error_line(run_cli(["export", "best.pth", "--format", "onnx", "--out", "best.pth"], tmp_path, check=False))
     assert line == "error: --out best.pth is an input of this command; writing it would destroy the input: choose " \
                    "another file"
-    assert ckpt.read_bytes() == before and "model" in torch.load(ckpt, weights_only=True)
+    assert ckpt.read_bytes() == before and "state_dict" in torch.load(ckpt, weights_only=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pth"]  # no temporary file left
 
 

@@ -110,8 +110,10 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
                                 max_keep_ckpts=hook.get("max_keep_ckpts", -1), save_best=hook.get("save_best"),
                                 rule=hook.get("rule"), save_last=hook.get("save_last", True))
     weights = ModelState(model)
-    # under EMA the file's model is the average (what is evaluated and used), its ema entry the raw weights
-    models = {"model": weights} if ema is None else {"model": EmaWeights(ema, weights), "ema": EmaState(weights, ema)}
+    # the weights under MMEngine's key, so MMPose loads the file; under EMA they are the average (what is
+    # evaluated and used) and the ema entry holds the raw ones
+    models = {"state_dict": weights} if ema is None else {"state_dict": EmaWeights(ema, weights),
+                                                          "ema": EmaState(weights, ema)}
     table = {**models, "optimizer": OptimizerState(optimizer), "scheduler": schedule, "scaler": scaler,
              "state": state, "sampler": SamplerPosition(sampler, state, batch_size), "checkpoints": manager,
              "rng": RngState()}  # RNG last: restoring the others draws nothing after it

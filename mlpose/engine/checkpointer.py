@@ -25,7 +25,7 @@ from mlpose.errors import ConfigError
 from mlpose.evaluation.names import mlflow_key
 from mlpose.runtime import dist
 from mlpose.runtime.checkpoint_io import load_checkpoint
-from mlpose.runtime.foreign import describe as describe_file, model_weights
+from mlpose.runtime.foreign import describe as describe_file, is_mlpose_checkpoint, model_weights
 from mlpose.runtime.dist import unwrap_model
 from mlpose.runtime.randomness import capture_rng_state, restore_rng_state
 
@@ -137,13 +137,15 @@ class Checkpointer:
             ConfigError: an unreadable file, weights that do not fit, or a missing entry.
         """
         ckpt = load_checkpoint(path, map_location="cpu")
-        if "model" not in ckpt and "state_dict" in ckpt:  # MMEngine/MMPose: its training state is not ours
+        if not is_mlpose_checkpoint(ckpt):  # MMEngine/MMPose: its training state is not ours
             raise ConfigError(f"{path} is {describe_file(ckpt)}, so mlpose cannot continue its training; start a "
                               f"new run from its weights instead: --cfg-options load_from={path} (without --resume "
                               "or resume=True)")
-        if "ema" in ckpt and "ema" not in self.table:  # its model is the average; training goes on from the raw weights
+        if "state_dict" not in ckpt:  # mlpose before 0.2 named the weights' entry ``model``
+            ckpt = {**ckpt, "state_dict": ckpt["model"]}
+        if "ema" in ckpt and "ema" not in self.table:  # its weights are the average; training goes on from the raw ones
             logger.warning(f"{path} was trained with EMAHook and this config has none: resuming from its raw weights")
-            ckpt = {**ckpt, "model": ckpt["ema"]["raw"]}
+            ckpt = {**ckpt, "state_dict": ckpt["ema"]["raw"]}
         for name, part in self.table.items():
             if name not in ckpt:
                 if name in OPTIONAL_ENTRIES:

@@ -55,6 +55,7 @@ from mlpose.datasets.transforms import decode_image
 from mlpose.inference.outputs import pose_answer
 from mlpose.inference.predictor import ImageTask, PosePredictor, check_boxes
 from mlpose.inference.sources import example_person
+from mlpose.runtime.foreign import model_weights
 
 CHECKPOINT_ARTIFACT = "checkpoint"
 # The output only: the inputs are checked by request_tasks (module docstring).
@@ -188,7 +189,7 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     import torch
 
     ckpt = torch.load(src, map_location="cpu", weights_only=True, mmap=True)  # mmap: only what is copied is read
-    weights = ckpt.get("model") or ckpt.get("state_dict") or ckpt
+    weights = model_weights(ckpt)
     torch.save({"state_dict": weights, **{k: ckpt[k] for k in ("config", "meta", "state") if k in ckpt}}, dst)
 
 

@@ -18,7 +18,8 @@ file and the global; it is never called.
 Which weights a file holds (:func:`model_weights`):
 
 =====================================  ==========================================================
-mlpose checkpoint                      ``model``
+mlpose checkpoint                      ``state_dict`` (``model`` before mlpose 0.2), with ``state``
+                                       and ``rng``: MMEngine's key, so MMPose loads the file as it is
 MMPose 1.x published file              ``meta`` + ``state_dict`` (``publish_model.py``, legacy
                                        non-zip serialization)
 MMEngine training checkpoint           ``meta``, ``state_dict``, ``message_hub``, ``optimizer``,
@@ -28,7 +29,8 @@ plain state dict                       ``name -> tensor``
 =====================================  ==========================================================
 
 EMA: MMEngine's ``EMAHook`` swaps before saving, so ``state_dict`` holds the averaged weights (what
-MMPose tests and publishes) and ``ema_state_dict`` the raw ones as ``module.NAME`` plus ``steps``.
+MMPose tests and publishes) and ``ema_state_dict`` the raw ones as ``module.NAME`` plus ``steps``;
+mlpose's files likewise hold the average in ``state_dict`` and the raw weights in ``ema.raw``.
 """
 from __future__ import annotations
 
@@ -171,6 +173,12 @@ def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
             "file (do not load it elsewhere unless you trust where it came from)") from None
 
 
+def is_mlpose_checkpoint(ckpt: Mapping) -> bool:
+    """Whether ``ckpt`` is a training checkpoint mlpose wrote (any version): its train ``state``
+    beside the weights (``state_dict``; ``model`` before mlpose 0.2)."""
+    return "state" in ckpt and ("state_dict" in ckpt or "model" in ckpt)
+
+
 def is_training_checkpoint(ckpt: Mapping) -> bool:
     """Whether ``ckpt`` is an MMEngine (or MMCV) training checkpoint rather than mlpose's own."""
     return "state_dict" in ckpt and "state" not in ckpt and any(k in ckpt for k in _TRAINING_KEYS)
@@ -178,7 +186,7 @@ def is_training_checkpoint(ckpt: Mapping) -> bool:
 
 def describe(ckpt: Mapping) -> str:
     """A few words naming the kind of checkpoint (for messages)."""
-    if "model" in ckpt and "state" in ckpt:
+    if is_mlpose_checkpoint(ckpt):
         return "an mlpose checkpoint"
     if is_training_checkpoint(ckpt):
         return f"an MMEngine training checkpoint ({', '.join(k for k in ckpt if k != 'state_dict')})"
@@ -200,16 +208,16 @@ def model_weights(ckpt: Mapping, ema: bool = True) -> dict:
             entry), the averaged weights (MMPose's choice: what ``state_dict`` / ``model`` hold);
             False gives the raw trained weights instead.
     """
-    if isinstance(ckpt.get("model"), Mapping):  # mlpose: with EMAHook, ``model`` is the average, ``ema.raw`` not
-        raw = (ckpt.get("ema") or {}).get("raw") if isinstance(ckpt.get("ema"), Mapping) else None
-        state = dict(raw if not ema and isinstance(raw, Mapping) else ckpt["model"])
-    elif isinstance(ckpt.get("state_dict"), Mapping):
-        state = dict(ckpt["state_dict"])
-        raw = ckpt.get("ema_state_dict")
-        if not ema and isinstance(raw, Mapping):  # undo EMAHook's swap: raw weights are module.NAME there
-            state.update({k[len("module."):]: v for k, v in raw.items() if k.startswith("module.")})
-    else:
+    weights = next((ckpt[k] for k in ("state_dict", "model") if isinstance(ckpt.get(k), Mapping)), None)
+    if weights is None:
         state = dict(ckpt)
+    else:  # under EMA the averaged weights: ``ema.raw`` (mlpose) or ``ema_state_dict`` (MMEngine) hold the raw ones
+        state = dict(weights)
+        mine, theirs = ckpt.get("ema"), ckpt.get("ema_state_dict")
+        if not ema and isinstance(mine, Mapping) and isinstance(mine.get("raw"), Mapping):
+            state = dict(mine["raw"])
+        elif not ema and isinstance(theirs, Mapping):  # undo EMAHook's swap: raw weights are module.NAME there
+            state.update({k[len("module."):]: v for k, v in theirs.items() if k.startswith("module.")})
     if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
         state = {k[len("module."):]: v for k, v in state.items()}
     return {"head." + k[len("keypoint_head."):] if k.startswith("keypoint_head.") else k: v

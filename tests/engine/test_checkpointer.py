@@ -13,7 +13,7 @@ from mlpose.runtime.checkpoint_io import load_checkpoint, save_checkpoint
 #: Written by mlpose 0.1.0 (commit 30790e5, before the checkpoint table), single-threaded, with
 #: ``train("tiny", TrainOptions(cfg_options=opts(1)))`` on the ``data`` below: epoch 1 of 2.
 OLD_EPOCH_1 = Path(__file__).parent / "data" / "tiny-w8_epoch_1_v0.1.0.pth"
-ENTRIES = ["model", "optimizer", "scheduler", "scaler", "state", "sampler", "checkpoints", "rng", "config", "meta"]
+ENTRIES = ["state_dict", "optimizer", "scheduler", "scaler", "state", "sampler", "checkpoints", "rng", "config", "meta"]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,9 @@ def layout(obj):
 
 
 def as_previous_format(ckpt: dict) -> dict:
-    """Today's file in mlpose 0.1.0's layout: no ``sampler`` entry, 0.1.0's entry order."""
-    return {name: ckpt[name] for name in ("model", "optimizer", "scheduler", "scaler", "state", "rng",
-                                          "checkpoints", "config", "meta")}
+    """Today's file in mlpose 0.1.0's layout: ``model`` for ``state_dict``, no ``sampler`` entry, 0.1.0's order."""
+    return {("model" if name == "state_dict" else name): ckpt[name]  # 0.1.0 named the weights' entry model
+            for name in ("state_dict", "optimizer", "scheduler", "scaler", "state", "rng", "checkpoints", "config", "meta")}
 
 
 def test_a_checkpoint_of_the_previous_format_resumes_bit_identically(opts, tmp_path, mlflow_env, one_thread):
@@ -83,8 +83,8 @@ def test_a_checkpoint_of_the_previous_format_resumes_bit_identically(opts, tmp_p
     a = load_checkpoint(tmp_path / "straight" / "epoch_2.pth")
     b = load_checkpoint(tmp_path / "resumed" / "epoch_2.pth")
     assert b["state"] == a["state"] == {"epoch": 2, "iteration": 12, "epoch_iter": 0}
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), name
+    for name, tensor in a["state_dict"].items():
+        assert torch.equal(tensor, b["state_dict"][name]), name
     assert resumed["metrics"] == straight["metrics"]
 
 
@@ -112,7 +112,7 @@ def test_resuming_an_mmengine_checkpoint_says_to_start_from_its_weights(zoo_file
 
     net = torch.nn.Linear(2, 3)
     (path,) = zoo_files(tmp_path, [dict(kind="mmengine", weights=net.state_dict())])
-    checkpointer = Checkpointer({"model": ModelState(net)}, CheckpointManager(tmp_path / "w"), lambda run_id: {})
+    checkpointer = Checkpointer({"state_dict": ModelState(net)}, CheckpointManager(tmp_path / "w"), lambda run_id: {})
     with pytest.raises(ConfigError) as err:
         checkpointer.restore(str(path))
     assert str(err.value) == (f"{path} is an MMEngine training checkpoint (meta, message_hub, optimizer, "

@@ -72,7 +72,7 @@ def test_every_kind_of_model_reference_gives_the_same_keypoints(logged, pose_che
 def test_a_config_given_overrides_and_no_readable_input_is_an_error(pose_checkpoint, tiny_data, tmp_path):
     image = str(sorted((tiny_data / "images" / "val").iterdir())[0])
     ckpt = tmp_path / "weights-only.pth"
-    torch.save({"state_dict": torch.load(pose_checkpoint, weights_only=True)["model"]}, ckpt)
+    torch.save({"state_dict": torch.load(pose_checkpoint, weights_only=True)["state_dict"]}, ckpt)
     config = tmp_path / "tiny-8.py"
     config.write_text(f"_base_ = ['{resolve_config_path('tiny').resolve()}']\n"  # the checkpoint's model
                       "model = dict(backbone=dict(base_channels=8), head=dict(in_channels=64, "

@@ -54,7 +54,7 @@ def _assert_same_as_reference(work, reference):
     ref = load_checkpoint(reference / f"epoch_{EPOCHS}.pth")
     got = load_checkpoint(work / f"epoch_{EPOCHS}.pth")
     assert got["state"] == ref["state"]
-    assert all(torch.equal(got["model"][k], ref["model"][k]) for k in ref["model"])
+    assert all(torch.equal(got["state_dict"][k], ref["state_dict"][k]) for k in ref["state_dict"])
     assert len(_losses(reference)) >= EPOCHS and _losses(work) == _losses(reference)
 
 
@@ -120,4 +120,4 @@ def test_ema_and_pipeline_switch_resume_exactly_after_sigkill(tmp_path, tiny_dat
     assert torch.equal(ckpt["ema"]["raw"]["head.final_layer.weight"], raw["raw"]["head.final_layer.weight"])
     assert ckpt["ema"]["steps"] == raw["steps"] > 0
     # the file's model is the average, not the trained weights
-    assert not torch.equal(ckpt["model"]["head.final_layer.weight"], ckpt["ema"]["raw"]["head.final_layer.weight"])
+    assert not torch.equal(ckpt["state_dict"]["head.final_layer.weight"], ckpt["ema"]["raw"]["head.final_layer.weight"])

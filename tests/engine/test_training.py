@@ -61,8 +61,8 @@ def test_train_writes_log_line_scalars_tensorboard_and_checkpoints(tmp_path, tin
 def test_two_deterministic_runs_give_bit_identical_weights(tmp_path, tiny_data, mlflow_env):
     _train(tmp_path, tiny_data, "a", epochs=1)
     _train(tmp_path, tiny_data, "b", epochs=1)
-    a = load_checkpoint(tmp_path / "a" / "epoch_1.pth")["model"]
-    b = load_checkpoint(tmp_path / "b" / "epoch_1.pth")["model"]
+    a = load_checkpoint(tmp_path / "a" / "epoch_1.pth")["state_dict"]
+    b = load_checkpoint(tmp_path / "b" / "epoch_1.pth")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -73,8 +73,8 @@ def test_paramwise_freezing_leaves_tensors_bit_identical(tmp_path, tiny_data, ml
         "optim_wrapper = dict(optimizer=dict(weight_decay=0.01),\n"
         "    paramwise_cfg=dict(custom_keys={'backbone.layer1': dict(lr_mult=0, decay_mult=0)}))\n")
     train(str(cfg_file), TrainOptions(work_dir=str(tmp_path / "f"), cfg_options=tiny_options(tiny_data, 2)))
-    e1 = load_checkpoint(tmp_path / "f" / "epoch_1.pth")["model"]
-    e2 = load_checkpoint(tmp_path / "f" / "epoch_2.pth")["model"]
+    e1 = load_checkpoint(tmp_path / "f" / "epoch_1.pth")["state_dict"]
+    e2 = load_checkpoint(tmp_path / "f" / "epoch_2.pth")["state_dict"]
     frozen = [k for k in e1 if k.startswith("backbone.layer1") and "running" not in k and "num_batches" not in k]
     assert frozen and all(torch.equal(e1[k], e2[k]) for k in frozen)
     assert not torch.equal(e1["backbone.layer2.0.conv1.weight"], e2["backbone.layer2.0.conv1.weight"])
@@ -116,7 +116,7 @@ def test_resume_by_run_id_keeps_the_runs_precision(tmp_path, tiny_data, mlflow_e
 def test_cpu_training_runs_channels_last_unless_told_not_to(tmp_path, tiny_data, mlflow_env):
     def conv1(name, **cfg):
         _train(tmp_path, tiny_data, name=name, epochs=1, no_validate=True, cfg=cfg)
-        return load_checkpoint(tmp_path / name / "epoch_1.pth")["model"]["backbone.conv1.weight"]
+        return load_checkpoint(tmp_path / name / "epoch_1.pth")["state_dict"]["backbone.conv1.weight"]
 
     assert conv1("auto").is_contiguous(memory_format=torch.channels_last)
     nchw = conv1("off", **{"env_cfg.channels_last": False})
@@ -160,5 +160,5 @@ def test_env_cfg_compile_trains_the_compiled_forward_and_saves_plain_weights(tmp
     opts = TrainOptions(work_dir=str(tmp_path / "run"), cfg_options=tiny_options(tiny_data, 1), no_validate=True)
     train(str(config), opts)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the forward was compiled
-    weights = load_checkpoint(tmp_path / "run" / "epoch_1.pth")["model"]
+    weights = load_checkpoint(tmp_path / "run" / "epoch_1.pth")["state_dict"]
     assert weights and not any("_orig_mod" in k for k in weights)  # the plain model's names

@@ -63,7 +63,7 @@ def test_tiny_vitpose_trains_resumes_exactly_and_exports(tmp_path, tiny_data):
                                resume=str(tmp_path / "straight" / "epoch_1.pth")))
 
     ref, got = (load_checkpoint(tmp_path / run / "epoch_2.pth") for run in ("straight", "resumed"))
-    assert all(torch.equal(got["model"][k], ref["model"][k]) for k in ref["model"])
+    assert all(torch.equal(got["state_dict"][k], ref["state_dict"][k]) for k in ref["state_dict"])
     groups = got["optimizer"]["param_groups"]
     assert [g["group_name"] for g in groups][:2] == ["layer_0_no_decay", "layer_0_decay"]
     assert min(g["initial_lr"] for g in groups) == 5e-4 * 0.75 ** 3  # patch and position embedding

@@ -21,7 +21,7 @@ KINDS = ("mmengine", "mmpose", "mmpose0x")
 
 @pytest.fixture(scope="module")
 def weights(pose_checkpoint):
-    return torch.load(pose_checkpoint, weights_only=True)["model"]
+    return torch.load(pose_checkpoint, weights_only=True)["state_dict"]
 
 
 @pytest.fixture(scope="module")

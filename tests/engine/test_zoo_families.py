@@ -51,8 +51,8 @@ def test_family_trains_resumes_and_exports_onnx(body, tmp_path, tiny_data, tiny_
     train(str(config), TrainOptions(work_dir=str(work), cfg_options=options(2), resume="auto"))
     second = load_checkpoint(work / "epoch_2.pth")
     assert second["state"]["epoch"] == 2 and second["state"]["iteration"] == 2 * first["state"]["iteration"]
-    key = next(k for k in first["model"] if k.endswith("conv.weight") or k.endswith("conv1.weight"))
-    assert not torch.equal(first["model"][key], second["model"][key])  # the second epoch trained on
+    key = next(k for k in first["state_dict"] if k.endswith("conv.weight") or k.endswith("conv1.weight"))
+    assert not torch.equal(first["state_dict"][key], second["state_dict"][key])  # the second epoch trained on
 
     report = export(str(work / "epoch_2.pth"), "onnx", str(tmp_path / "pose.onnx"))
     assert max(report.max_abs_diff.values()) <= TOLERANCE

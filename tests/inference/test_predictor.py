@@ -108,7 +108,7 @@ def test_checkpoint_without_config_needs_one(tmp_path, pose_checkpoint):
     import torch
 
     bare = tmp_path / "bare.pth"
-    torch.save({"state_dict": torch.load(pose_checkpoint, weights_only=True)["model"]}, bare)
+    torch.save({"state_dict": torch.load(pose_checkpoint, weights_only=True)["state_dict"]}, bare)
     with pytest.raises(ConfigError, match="carries no config.*--config CONFIG"):
         PosePredictor.from_checkpoint(str(bare))
     with pytest.raises(ConfigError, match="do not fit the config's model"):

@@ -40,7 +40,7 @@ def test_the_model_folder_has_signature_example_and_a_slim_checkpoint(saved, pos
     slim = torch.load(saved / "artifacts" / "checkpoint.pth", weights_only=True)
     full = torch.load(pose_checkpoint, weights_only=True)
     assert set(slim) == {"state_dict", "config", "meta", "state"} and "optimizer" in full
-    assert all(torch.equal(slim["state_dict"][k], v) for k, v in full["model"].items())
+    assert all(torch.equal(slim["state_dict"][k], v) for k, v in full["state_dict"].items())
     assert (saved / "artifacts" / "checkpoint.pth").stat().st_size < 0.6 * pose_checkpoint.stat().st_size
 
 

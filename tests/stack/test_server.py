@@ -311,4 +311,4 @@ def test_end_to_end_train_resume_test_sweep_against_server(tracking_stack, postg
         logged = torch.load(artifacts_dir / model[len("mlflow-artifacts:/"):] / "artifacts" / "checkpoint.pth")
         trained = torch.load(stored.parent / name)
         assert logged["state"] == trained["state"], role
-        assert all(torch.equal(v, trained["model"][k]) for k, v in logged["state_dict"].items()), role
+        assert all(torch.equal(v, trained["state_dict"][k]) for k, v in logged["state_dict"].items()), role

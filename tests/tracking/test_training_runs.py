@@ -43,7 +43,7 @@ def history(client, run_id: str) -> dict:
 
 
 def weights(path) -> dict:
-    return load_checkpoint(path)["model"]
+    return load_checkpoint(path)["state_dict"]
 
 
 @pytest.fixture(scope="module")

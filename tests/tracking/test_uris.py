@@ -61,8 +61,8 @@ def test_models_uri_round_trip_with_registry_alias(uri, tmp_path, pose_checkpoin
         got = resolve_checkpoint(ref, cache_dir=tmp_path / "cache")
         assert got.source_run_id == tracker.run_id, ref
         ckpt = torch.load(got.path, weights_only=True)  # the model's checkpoint: what `mlpose test` loads
-        assert ckpt["state_dict"].keys() == trained["model"].keys()
-        assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in trained["model"].items())
+        assert ckpt["state_dict"].keys() == trained["state_dict"].keys()
+        assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in trained["state_dict"].items())
         assert (ckpt["meta"], ckpt["state"], ckpt["config"]) == (trained["meta"], trained["state"], trained["config"])
     with pytest.raises(ConfigError, match="not found|does not exist|No such"):
         resolve_checkpoint("models:/no-such-model@best", cache_dir=tmp_path / "cache")

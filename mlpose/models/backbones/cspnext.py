@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mlpose.errors import ConfigError
+from mlpose.models.backbones.base import FreezableBackbone
 from mlpose.models.backbones.conv_bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -124,7 +125,7 @@ ARCH_SETTINGS = {
 
 
 @MODELS.register()
-class CSPNeXt(nn.Module):
+class CSPNeXt(FreezableBackbone):
     """CSPNeXt: a 3-conv stem (stride 2) and 4 (P5) or 5 (P6) stride-2 CSP stages.
 
     Stage ``i`` is a strided 3x3 ConvModule, an SPP block in the last stage, and a
@@ -212,7 +213,7 @@ class CSPNeXt(nn.Module):
             widths.append(c_out)
         self.out_channels = tuple(widths[i] for i in self.out_indices)
         self.reset_parameters()
-        self._freeze_stages()
+        self.freeze_stages()
 
     def output_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
         """``(w, h)`` of the last returned feature for an input of ``input_size`` ``(W, H)``."""
@@ -240,24 +241,11 @@ class CSPNeXt(nn.Module):
         """Load ``init_cfg``'s checkpoint if one is configured (no-op otherwise)."""
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg, auto_prefix="backbone.")
-            self._freeze_stages()
+            self.freeze_stages()
 
-    def _freeze_stages(self) -> None:
-        for name in self.layers[: self.frozen_stages + 1]:
-            m = getattr(self, name)
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+    def frozen_modules(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in self.layers[: self.frozen_stages + 1]]
 
-    def train(self, mode: bool = True) -> "CSPNeXt":
-        """Switch mode, keeping frozen stages (and all BN when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         outs = []

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mlpose.errors import ConfigError
+from mlpose.models.backbones.base import FreezableBackbone
 from mlpose.models.backbones.blocks import BLOCKS, BasicBlock, Bottleneck, make_res_layer
 from mlpose.models.init import check_init_cfg, constant_init, load_pretrained, normal_init
 from mlpose.registry import MODELS
@@ -119,7 +120,7 @@ def _check_upsample(extra: dict) -> dict:
 
 
 @MODELS.register()
-class HRNet(nn.Module):
+class HRNet(FreezableBackbone):
     """HRNet-W18/W32/W48 feature extractor as MMPose builds it from a config's ``extra``.
 
     A stem of two stride-2 3x3 convs (1/4 of the input), ``layer1`` (stage 1), then stages 2-4 of
@@ -186,7 +187,7 @@ class HRNet(nn.Module):
         self.num_outputs = len(channels) if stages[3].get("multiscale_output", False) else 1
         self.out_channels = tuple(channels[: self.num_outputs])
         self.reset_parameters()
-        self._freeze_stages()
+        self.freeze_stages()
 
     @staticmethod
     def _transition(before: list[int], after: list[int]) -> nn.ModuleList:
@@ -232,28 +233,16 @@ class HRNet(nn.Module):
         checkpoint uses its ``backbone.*`` keys. Call once for a fresh run, not when resuming."""
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg, auto_prefix="backbone.")
-            self._freeze_stages()
+            self.freeze_stages()
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> list[nn.Module]:
         frozen = [self.conv1, self.bn1, self.conv2, self.bn2] if self.frozen_stages >= 0 else []
         for i in range(1, self.frozen_stages + 1):
             frozen.append(self.layer1 if i == 1 else getattr(self, f"stage{i}"))
             if i < 4:
                 frozen.append(getattr(self, f"transition{i}"))
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        return frozen
 
-    def train(self, mode: bool = True) -> "HRNet":
-        """Switch mode, keeping frozen stages (and all BN when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         x = self.relu(self.bn1(self.conv1(x)))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mlpose.errors import ConfigError
+from mlpose.models.backbones.base import FreezableBackbone
 from mlpose.models.backbones.conv_bricks import ConvModule, check_act_cfg, check_norm_cfg
 from mlpose.models.init import check_init_cfg, constant_init, kaiming_init, load_pretrained
 from mlpose.registry import MODELS
@@ -49,7 +50,7 @@ class InvertedResidual(nn.Module):
 
 
 @MODELS.register()
-class MobileNetV2(nn.Module):
+class MobileNetV2(FreezableBackbone):
     """MobileNetV2 feature extractor: a stride-2 3x3 stem (``conv1``), seven inverted-residual
     layers and a 1x1 conv to 1280 channels (``conv2``); the output is at 1/32 of the input.
 
@@ -115,7 +116,7 @@ class MobileNetV2(nn.Module):
         self.out_channels = tuple(widths[i] for i in self.out_indices)
         self.strides = tuple(s for _, _, _, s in ARCH_SETTINGS) + (1,)
         self.reset_parameters()
-        self._freeze_stages()
+        self.freeze_stages()
 
     def output_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
         """``(w, h)`` of the last returned feature for an input of ``input_size`` ``(W, H)``."""
@@ -139,28 +140,16 @@ class MobileNetV2(nn.Module):
         """Load ``init_cfg``'s checkpoint if one is configured (no-op otherwise)."""
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg, auto_prefix="backbone.")
-            self._freeze_stages()
+            self.freeze_stages()
 
-    def _freeze_stages(self) -> None:
-        # MMPose leaves conv1's BatchNorm statistics running (it freezes only its parameters)
-        if self.frozen_stages >= 0:
-            for p in self.conv1.parameters():
-                p.requires_grad = False
-        for i in range(1, self.frozen_stages + 1):
-            layer = getattr(self, f"layer{i}")
-            layer.eval()
-            for p in layer.parameters():
-                p.requires_grad = False
+    def frozen_modules(self) -> list[nn.Module]:
+        return [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
-    def train(self, mode: bool = True) -> "MobileNetV2":
-        """Switch mode, keeping frozen layers (and all BN when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def freeze_stages(self) -> None:
+        super().freeze_stages()
+        if self.frozen_stages >= 0:  # MMPose freezes conv1's parameters but leaves its BatchNorm statistics running
+            self.conv1.requires_grad_(False)
+
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         x = self.conv1(x)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mlpose.errors import ConfigError
+from mlpose.models.backbones.base import FreezableBackbone
 from mlpose.models.backbones.blocks import BasicBlock, Bottleneck, ConvModule, make_res_layer
 from mlpose.models.init import check_init_cfg, constant_init, kaiming_init, load_pretrained
 from mlpose.registry import MODELS
@@ -30,7 +31,7 @@ BOTTLENECK_SETTINGS = {depth: arch for depth, arch in ARCH_SETTINGS.items() if a
 
 
 @MODELS.register()
-class ResNet(nn.Module):
+class ResNet(FreezableBackbone):
     """ResNet-18/34/50/101/152 feature extractor (no classifier).
 
     The stem (7x7 stride-2 conv, or three 3x3 convs with ``deep_stem``, then a 3x3 stride-2 max
@@ -117,7 +118,7 @@ class ResNet(nn.Module):
             inplanes = planes * block.expansion
         self.out_channels = tuple(base_channels * 2**i * block.expansion for i in out_indices)
         self.reset_parameters()
-        self._freeze_stages()
+        self.freeze_stages()
 
     def block_options(self, planes: int) -> dict:
         """Extra keyword arguments for the blocks of a stage of ``planes`` (variants override)."""
@@ -172,27 +173,14 @@ class ResNet(nn.Module):
         """
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg, auto_prefix="backbone.", drop_prefixes=("fc.",))
-            self._freeze_stages()
+            self.freeze_stages()
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> list[nn.Module]:
         frozen = []
         if self.frozen_stages >= 0:
             frozen += [self.stem] if self.deep_stem else [self.conv1, self.bn1]
-        frozen += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        return frozen + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
-    def train(self, mode: bool = True) -> "ResNet":
-        """Switch mode, keeping frozen stages (and all BN when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         x = self.stem(x) if self.deep_stem else self.relu(self.bn1(self.conv1(x)))

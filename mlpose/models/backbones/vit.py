@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from mlpose.errors import ConfigError
+from mlpose.models.backbones.base import FreezableBackbone
 from mlpose.models.backbones.vit_layers import PatchEmbed, TransformerEncoderLayer, resize_pos_embed
 from mlpose.models.init import check_init_cfg, load_pretrained
 from mlpose.registry import MODELS
@@ -85,7 +86,7 @@ def _source_grid(num_tokens: int, target: tuple[int, int]) -> tuple[int, int] | 
 
 
 @MODELS.register()
-class VisionTransformer(nn.Module):
+class VisionTransformer(FreezableBackbone):
     """Plain ViT: patch embedding, position embedding, ``num_layers`` encoder layers.
 
     Args:
@@ -163,7 +164,7 @@ class VisionTransformer(nn.Module):
             self.ln2 = nn.LayerNorm(self.embed_dims, eps=eps)
         self.out_channels = (self.embed_dims,) * len(self.out_indices)
         self.reset_parameters()
-        self._freeze_stages()
+        self.freeze_stages()
 
     def _check_options(self, out_type, with_cls_token, frozen_stages, patch_cfg, layer_cfgs, interpolate_mode) -> None:
         if out_type not in OUT_TYPES:
@@ -207,23 +208,20 @@ class VisionTransformer(nn.Module):
         h, w = self.patch_embed.grid_size((input_size[1], input_size[0]))
         return w, h
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> list[nn.Module]:
         if self.frozen_stages <= 0:
-            return
+            return []
         frozen = [self.patch_embed, self.pre_norm, self.drop_after_pos, *self.layers[: self.frozen_stages]]
         if self.frozen_stages == self.num_layers:
             frozen += [getattr(self, name) for name in ("ln1", "ln2") if hasattr(self, name)]
-        tokens = [p for p in (self.pos_embed, self.cls_token) if p is not None]
-        for m in frozen:
-            m.eval()
-        for p in tokens + [p for m in frozen for p in m.parameters()]:
-            p.requires_grad = False
+        return frozen
 
-    def train(self, mode: bool = True) -> "VisionTransformer":
-        """Switch mode, keeping frozen stages in eval mode (no drop path in frozen layers)."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
+    def freeze_stages(self) -> None:
+        super().freeze_stages()
+        if self.frozen_stages > 0:  # the embeddings belong to the first frozen stage
+            for token in (self.pos_embed, self.cls_token):
+                if token is not None:
+                    token.requires_grad_(False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, C_in, H, W)`` -> tuple of outputs (see ``out_type``)."""
@@ -294,4 +292,4 @@ class VisionTransformer(nn.Module):
         if self.init_cfg is None:
             return
         load_pretrained(self, self.init_cfg, auto_prefix="backbone.", adapt=self.adapt_state_dict)
-        self._freeze_stages()
+        self.freeze_stages()
