@@ -38,8 +38,12 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
     ctx, state, device = p.ctx, p.state, p.ctx.device
     iters_per_epoch = p.iters_per_epoch
     max_iters = p.max_epochs * iters_per_epoch
-    names, sums = None, None  # the head's loss terms and their running sums since the last log line
-    count, data_wait, metrics, iter0 = 0, 0.0, {}, state.iteration
+    names, sums, count = None, None, 0  # the head's loss terms, their sums since the last log line, how many
+    if state.log_window:  # a stop signal came mid-window: the resumed log line averages the same iterations
+        names, count = tuple(state.log_window["names"]), state.log_window["count"]
+        sums = torch.tensor(state.log_window["sums"], device=device)
+        state.log_window = None
+    timed, data_wait, metrics, iter0 = 0, 0.0, {}, state.iteration
     t_start = t_window = time.perf_counter()
 
     for epoch in range(state.epoch, p.max_epochs):
@@ -80,6 +84,7 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
                 sums = torch.zeros(len(names), device=device)
             sums += torch.stack([losses[k].detach().float() for k in names])
             count += 1
+            timed += 1
             state.iteration += 1
             state.epoch_iter += 1
 
@@ -89,11 +94,11 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
                     raise FloatingPointError(f"training loss is {means['loss']} at iteration {state.iteration} "
                                              f"(epoch {epoch + 1}); lower the learning rate or enable clip_grad")
                 now = time.perf_counter()
-                step_time, data_time = (now - t_window) / count, data_wait / count  # window averages
+                step_time, data_time = (now - t_window) / timed, data_wait / timed  # window averages
                 eta = (now - t_start) / (state.iteration - iter0) * (max_iters - state.iteration)
                 memory = memory_mb(device)
                 sums.zero_()
-                count, data_wait, t_window = 0, 0.0, now
+                count, timed, data_wait, t_window = 0, 0, 0.0, now
                 ctx.logger.info(format_log_line(
                     "train", epoch + 1, state.epoch_iter, iters_per_epoch, base_lr=lrs["base_lr"], lr=lrs["lr"],
                     eta=eta, time=step_time, data_time=data_time, memory=memory, scalars=means))
@@ -101,6 +106,8 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
                 p.visualizer.add_scalars(scalars, state.iteration)
                 tracker.log_metrics(scalars, state.iteration)
             if p.stop.requested(state.iteration):
+                if count:
+                    state.log_window = {"names": list(names), "sums": sums.tolist(), "count": count}
                 p.checkpointer.save_interrupted(state.iteration, tracker)
                 raise Interrupted(f"stopped by signal at epoch {epoch + 1}, iteration {state.iteration}")
             t_data = time.perf_counter()

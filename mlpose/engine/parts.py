@@ -32,12 +32,16 @@ class TrainState:
     epoch: int = 0  # completed epochs
     iteration: int = 0  # completed iterations since the start of training
     epoch_iter: int = 0  # completed iterations of the current epoch (non-zero only mid-epoch)
+    #: the loss sums of the iterations since the last log line ({names, sums, count}); only a
+    #: checkpoint written by a stop signal mid-window holds them, so the resumed log line is the same
+    log_window: dict | None = None
 
     def state_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def load_state_dict(self, state: Mapping) -> None:
         self.epoch, self.iteration, self.epoch_iter = state["epoch"], state["iteration"], state["epoch_iter"]
+        self.log_window = state.get("log_window")  # absent in mlpose 0.1's files
 
 
 class SamplerPosition:

@@ -54,7 +54,7 @@ def test_train_writes_log_line_scalars_tensorboard_and_checkpoints(tmp_path, tin
     best = list(work.glob("best_coco_AP_epoch_*.pth"))
     assert len(best) == 1 and result["best_checkpoint"] == str(best[0])
     ckpt = load_checkpoint(work / "epoch_2.pth")  # weights_only: plain types only
-    assert {"model", "optimizer", "scheduler", "scaler", "state", "rng", "config", "meta"} <= set(ckpt)
+    assert {"state_dict", "optimizer", "scheduler", "scaler", "state", "rng", "config", "meta"} <= set(ckpt)
     assert ckpt["state"]["epoch"] == 2 and ckpt["state"]["epoch_iter"] == 0
 
 
