@@ -1,2 +1,2 @@
-"""mlpose: top-down heatmap pose estimation experiments tracked in MLflow."""
+"""mlpose: top-down pose estimation experiments (heatmap and SimCC models, MMPose's zoo) tracked in MLflow."""
 __version__ = "0.1.0"

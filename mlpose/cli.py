@@ -42,9 +42,11 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlpose")
 def cli():
-    """mlpose: train and test top-down heatmap pose estimators from config files, tracked in MLflow.
+    """mlpose: train and test top-down pose estimators from config files, tracked in MLflow.
 
-    CONFIG is a config file path or a short name from experiments/ (res50, res18, tiny, ...).
+    Heatmap and SimCC models (SimpleBaseline, HRNet, ViTPose, RTMPose, ...), MMPose's own config
+    files and checkpoints as they are. CONFIG is a config file path or a short name from
+    experiments/ (res50, hrnet-w32, vitpose-b, rtmpose-m, tiny, ...; `mlpose zoo` lists them).
     Tracking goes to $MLFLOW_TRACKING_URI, else the config's tracking.uri, else sqlite:///mlflow.db.
     """
 
@@ -209,11 +211,11 @@ def infer(inputs, model, cfg_options, **kwargs):
 @model_config_opt
 @cfg_options_opt
 def export(model, fmt, out, config, cfg_options):
-    """Export MODEL's network (uint8 BGR crops -> heatmaps, dynamic batch size) as ONNX or TorchScript.
+    """Export MODEL's network (uint8 BGR crops -> the head's outputs, dynamic batch) as ONNX or TorchScript.
 
     MODEL is a checkpoint path or URL, runs:/..., models:/NAME@ALIAS or models:/m-ID. The file is
-    checked right away: run on real crops at batch sizes 1 and 3, its heatmaps must match the eager
-    model's within 1e-4; a file that fails is not written (what was at --out stays as it was).
+    checked right away: run on real crops at batch sizes 1 and 3, its outputs (heatmaps, or SimCC
+    x/y vectors) must match the eager model's within 1e-4; a file that fails is not written (what was at --out stays as it was).
     """
     from mlpose.engine.predict import export as run_export
 
