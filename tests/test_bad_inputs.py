@@ -399,6 +399,19 @@ def test_a_second_training_in_a_work_dir_is_refused_naming_the_first(tiny_data, 
         lock.release()
 
 
+def test_sync_of_a_work_dir_a_job_holds_is_refused_naming_the_job(run_cli, tmp_path):
+    """The training there sends its own backlog: a sync beside it would send it a second time."""
+    from mlpose.runtime.worklock import lock_work_dir
+
+    lock = lock_work_dir(tmp_path / "run", ["mlpose", "train", "tiny", "--work-dir", "run"])
+    try:
+        line = error_line(run_cli(["sync", "run"], tmp_path, check=False))
+        assert line.startswith("error: work dir run is in use by another job: pid ") and "mlpose train tiny" in line
+    finally:
+        lock.release()
+    assert run_cli(["sync", "run"], tmp_path).stdout.strip() == "nothing pending in run"  # free again
+
+
 def test_synth_into_a_dataset_is_refused_unless_overwrite(run_cli, tmp_path):
     from mlpose.datasets.synth import generate
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlpose.errors import ConfigError, first_line
+from mlpose.runtime.worklock import lock_work_dir
 from mlpose.tracking import records as rec
 from mlpose.tracking.access import check_tracking_access
 from mlpose.tracking.artifact_store import CheckpointLinker
@@ -63,10 +65,14 @@ def sync_dir(work_dir: str | os.PathLike, tracking_uri: str | None = None) -> li
         tracking_uri: default ``$MLFLOW_TRACKING_URI``, else the URI the job used.
 
     Raises:
-        ConfigError: the tracking server is still unreachable, the recorded URI held a
-            password (give the URI), or a run no longer exists.
+        ConfigError: another job holds the work dir (named), the tracking server is still
+            unreachable, the recorded URI held a password (give the URI), or a run no longer exists.
     """
-    return [sync_run(work_dir, info, tracking_uri) for info in pending_runs(work_dir)]
+    lock = lock_work_dir(work_dir, sys.argv)  # a job training there sends its own backlog; two syncs would send it twice
+    try:
+        return [sync_run(work_dir, info, tracking_uri) for info in pending_runs(work_dir)]
+    finally:
+        lock.release()
 
 
 def sync_run(work_dir: str | os.PathLike, info: dict, tracking_uri: str | None = None) -> Synced:
