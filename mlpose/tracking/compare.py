@@ -19,6 +19,7 @@ from rich.table import Table
 
 from mlpose.errors import ConfigError
 from mlpose.evaluation.names import mlflow_key
+from mlpose.tracking.access import check_tracking_access
 from mlpose.tracking.runs import resolve_tracking_uri
 
 _LOWER_IS_BETTER = ("loss", "epe", "nme", "error", "time", "memory")
@@ -73,7 +74,7 @@ def list_runs(experiment: str | None = None, tracking_uri: str | None = None,
     Raises:
         ConfigError: when the named experiment does not exist.
     """
-    client = MlflowClient(resolve_tracking_uri(None, tracking_uri))
+    client = _client(tracking_uri)
     if experiment:
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
@@ -119,6 +120,14 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _client(tracking_uri: str | None) -> MlflowClient:
+    """A client of the store; an unreachable server is one line at once (MLflow retries for
+    minutes), a new SQLite store is created quietly under its lock."""
+    uri = resolve_tracking_uri(None, tracking_uri)
+    check_tracking_access(uri)
+    return MlflowClient(uri)
+
+
 def print_runs(experiment: str | None = None, tracking_uri: str | None = None,
                console: Console | None = None) -> list[dict[str, Any]]:
     """Print the runs table (``mlpose runs``); returns the rows."""
@@ -156,7 +165,7 @@ def compare_runs(run_ids: Sequence[str], out_png: str, tracking_uri: str | None 
         each run's last value and best value (min for loss/EPE/NME/time/memory-like keys or
         a ``less`` save_best rule, else max).
     """
-    client = MlflowClient(resolve_tracking_uri(None, tracking_uri))
+    client = _client(tracking_uri)
     runs = _get_runs(client, run_ids)
     labels = [r.info.run_name or r.info.run_id[:8] for r in runs]
     out = Console(file=io.StringIO(), width=160, record=True)

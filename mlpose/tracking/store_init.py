@@ -7,13 +7,16 @@ file lock next to the database, so the second process waits and then finds the t
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 
 from mlpose.errors import ConfigError
 from mlpose.runtime.folders import check_writable, make_dirs
 
 LOCK_SUFFIX = ".init.lock"
+SCHEMA_LOGGERS = ("mlflow.store.db.utils", "alembic")
 
 
 def sqlite_path(uri: str) -> str | None:
@@ -47,12 +50,27 @@ def ensure_store(uri: str) -> None:
     except OSError as exc:
         raise ConfigError(f"tracking store {uri}: cannot write in {os.path.dirname(path)} ({exc.strerror}); "
                           f"{fix}") from None
-    with lock:
+    with lock, _quiet(SCHEMA_LOGGERS):
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates and migrates the schema
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _quiet(names: tuple[str, ...]):
+    """Only warnings and errors of the loggers ``names`` while inside (MLflow's and alembic's
+    table-creation INFO lines, which every command on a new store would print)."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def check_artifact_root(client, experiment_id: str) -> None:

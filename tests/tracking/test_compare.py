@@ -63,3 +63,20 @@ def test_compare_runs_text_and_plot(runs, tmp_path):
     assert png.is_file() and imread(str(png)).shape[0] > 100
     with pytest.raises(ConfigError, match="not found"):
         compare_runs(["0123456789abcdef0123456789abcdef"], str(png))
+
+
+def test_runs_on_a_new_store_and_an_absent_server_print_only_mlposes_lines(tmp_path):
+    """No MLflow table-creation chatter on a new store; a server that is away is one line at once."""
+    import os
+    import subprocess
+    import sys
+
+    def runs(uri):
+        return subprocess.run([sys.executable, "-m", "mlpose.cli", "runs"], cwd=tmp_path, capture_output=True,
+                              text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=120)
+
+    new = runs(f"sqlite:///{tmp_path / 'new.db'}")
+    assert new.returncode == 0 and new.stdout.strip() == "no runs" and not new.stderr, new.stderr
+    away = runs("http://127.0.0.1:9")  # the discard port: nothing answers
+    assert away.returncode == 2 and away.stderr.startswith("error: cannot reach tracking server at http://127.0.0.1:9")
+    assert len(away.stderr.splitlines()) == 1 and not away.stdout
