@@ -24,7 +24,9 @@ A white-space-separated piece without ``=`` continues the value before it: a she
 Key forms: dotted paths (``optim_wrapper.optimizer.lr``), with integer parts indexing into
 lists (``train_pipeline.0.type=LoadImage``). A path that does not exist is an error naming
 the closest existing keys, unless it is an argument of the component the dict builds
-(``test_evaluator.nms_mode=none``: ``CocoMetric`` takes ``nms_mode``); to add a genuinely new
+(``test_evaluator.nms_mode=none``: ``CocoMetric`` takes ``nms_mode``) or a key of mlpose's config
+schema that the file leaves to its default (``randomness.seed=0`` on MMPose's files, which have no
+``randomness``, as MMEngine's runner defaults it); to add a genuinely new
 key on purpose, prefix it with ``+`` (``+tracking.register_model=pose``).
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, Iterator
 from mlpose.errors import ConfigError
 from mlpose.registry import component_args
 
+from . import schema
 from .configdict import ConfigDict
 
 QUOTES = "'\""
@@ -204,7 +207,7 @@ def apply_options(cfg: ConfigDict, options: dict[str, Any], source: str = "confi
             if part not in node:
                 # a component's constructor argument left at its default is set, not refused
                 known = last and "type" in node and part in component_args(node["type"])
-                if not (add or known):
+                if not (add or known or _schema_key(parts[: depth + 1])):
                     raise ConfigError(_missing(raw_key, where, cfg, source, node))
                 if not last:
                     node[part] = ConfigDict()
@@ -214,9 +217,19 @@ def apply_options(cfg: ConfigDict, options: dict[str, Any], source: str = "confi
                 node = node[part]
 
 
+def _schema_key(parts: list[str]) -> bool:
+    """Whether the key path (one or two levels) is one of mlpose's config schema, which a file
+    may leave out (its default applies)."""
+    if len(parts) == 1:
+        return parts[0] in schema.TOP_LEVEL or parts[0] in schema.SECTIONS
+    return len(parts) == 2 and parts[1] in schema.SECTIONS.get(parts[0], ())
+
+
 def _missing(raw_key: str, where: str, cfg: dict, source: str, node: dict) -> str:
     close = difflib.get_close_matches(raw_key, list(flat_keys(cfg)), n=3, cutoff=0.5)
     args = component_args(node.get("type")) if "type" in node else []
+    if "." in where:  # a section of the schema: its keys are candidates too
+        args = [*args, *schema.SECTIONS.get(where.split(".")[0], ())]
     prefix = where.rsplit(".", 1)[0] + "." if "." in where else ""
     close = [prefix + a for a in difflib.get_close_matches(where.rsplit(".", 1)[-1], args, n=3)] + close
     hint = f"; closest existing keys: {', '.join(dict.fromkeys(close))}" if close else ""

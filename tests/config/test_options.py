@@ -60,6 +60,18 @@ def test_missing_key_names_path_and_closest():
     assert "+optim_wrapper.optimiser.lr" in msg  # how to add it on purpose
 
 
+def test_schema_keys_a_file_leaves_out_are_set_and_misspelt_ones_named():
+    """MMPose's files have no ``randomness`` (MMEngine's runner defaults it): the guide's
+    ``--cfg-options randomness.seed=0`` must work on them, as in MMEngine."""
+    cfg = ConfigDict(model=dict(type="TopdownPoseEstimator"))
+    apply_options(cfg, parse_options(["randomness.seed=0", "env_cfg.cudnn_benchmark=true", "load_from=w.pth"]))
+    assert cfg.randomness.seed == 0 and cfg.env_cfg.cudnn_benchmark is True and cfg.load_from == "w.pth"
+    with pytest.raises(ConfigError, match=r"randomness\.sed.*closest existing keys: randomness\.seed"):
+        apply_options(ConfigDict(), {"randomness.sed": 0}, "hrnet.py")
+    with pytest.raises(ConfigError, match="randomness.seed.x"):  # only the schema's own depth
+        apply_options(ConfigDict(), {"randomness.seed.x": 0}, "hrnet.py")
+
+
 def test_plus_prefix_adds_new_keys():
     cfg = _cfg()
     apply_options(cfg, parse_options(["+tracking.register_model=pose", "+optim_wrapper.clip_grad=None"]))
