@@ -198,6 +198,14 @@ def ap_curve(work_dir: Path) -> list[float]:
     return curve
 
 
+def epoch_losses(log: str) -> list[float]:
+    """Mean logged training loss of each epoch (the ``Epoch(train) [e][i/n] ... loss: x`` lines of both)."""
+    per_epoch: dict[int, list[float]] = {}
+    for epoch, loss in re.findall(r"Epoch\(train\)\s*\[(\d+)\]\[[ \d]+/\d+\].*? loss: ([0-9.]+)", log):
+        per_epoch.setdefault(int(epoch), []).append(float(loss))
+    return [sum(v) / len(v) for _, v in sorted(per_epoch.items())]
+
+
 def val_epochs(max_epochs: int, val_interval: int) -> list[int]:
     """The epochs MMEngine's EpochBasedTrainLoop validates at (every interval, and the last one)."""
     return sorted({*range(val_interval, max_epochs + 1, val_interval), max_epochs})
@@ -239,9 +247,23 @@ def finish_run(run: dict) -> dict:
     if not curve:
         curve = ap_from_log((run["work_dir"] / "run.log").read_text())
     result = dict(tool=run["tool"], seed=run["seed"], rc=rc, wall=wall, curve=curve,
-                  ap=curve[-1] if curve else float("nan"))
+                  ap=curve[-1] if curve else float("nan"),
+                  losses=epoch_losses((run["work_dir"] / "run.log").read_text()))
     (run["work_dir"] / "result.json").write_text(json.dumps(result))
     return result
+
+
+def load_run(tool: str, seed: int, work_dir: Path) -> dict:
+    """A finished run's row from its ``result.json``, else from its scalars and log (wall unknown)."""
+    if (work_dir / "result.json").exists():
+        result = json.loads((work_dir / "result.json").read_text())
+        if "losses" not in result:
+            result["losses"] = epoch_losses((work_dir / "run.log").read_text())
+        return result
+    log = (work_dir / "run.log").read_text() if (work_dir / "run.log").exists() else ""
+    curve = ap_curve(work_dir) or ap_from_log(log)
+    return dict(tool=tool, seed=seed, rc=None, wall=float("nan"), curve=curve,
+                ap=curve[-1] if curve else float("nan"), losses=epoch_losses(log))
 
 
 def make_data(args) -> None:
@@ -306,6 +328,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--parallel", action="store_true", help="run mlpose and MMPose of one seed at once")
     p.add_argument("--tools", nargs="+", default=["mlpose", "MMPose"])
+    p.add_argument("--summarize", action="store_true", help="print the tables of the runs in OUT/work, run nothing")
     p.add_argument("--extra-path", type=Path, default=Path("/tmp/recipe-albu"))
     args = p.parse_args()
     args.out = args.out.resolve()
@@ -323,8 +346,9 @@ def main() -> None:
         epochs, batch_size = args.epochs or epochs, args.batch_size or batch_size
         iters = -(-instances // batch_size)
         config = args.out / f"{family}_recipe.py"
-        config.write_text(derived_config(family, args.mim, args.data, epochs, batch_size, iters, args.val_interval,
-                                         args.warmup))
+        if not args.summarize:
+            config.write_text(derived_config(family, args.mim, args.data, epochs, batch_size, iters, args.val_interval,
+                                             args.warmup))
         print(f"\n## {family}: {config} ({instances} train people, bs {batch_size}, {iters} iters/epoch, "
               f"{epochs} epochs)\n", flush=True)
         print("| family | tool | seed | final AP | AP per val (epoch:AP) | wall s | rc |\n|---|---|---|---|---|---|---|",
@@ -332,19 +356,27 @@ def main() -> None:
         rows = results[family] = []
         for i, seed in enumerate(args.seeds):
             order = args.tools if i % 2 == 0 else list(reversed(args.tools))
-            batch = [order] if args.parallel else [[t] for t in order]
-            for tools in batch:  # --parallel: both tools of a seed at once (each on its own core)
-                runs = [start_run(t, config, seed, args.out / "work" / family / f"{t}-s{seed}", args) for t in tools]
-                while any("end" not in r for r in runs):  # each run's own end, for its wall time
-                    for r in runs:
-                        if "end" not in r and r["proc"].poll() is not None:
-                            r["end"] = time.perf_counter()
-                    time.sleep(0.5)
-                rows.extend(finish_run(r) for r in runs)
-            for r in rows[-len(order):]:
+            if args.summarize:  # the runs already in OUT/work (result.json, else the logs)
+                done = [load_run(t, seed, args.out / "work" / family / f"{t}-s{seed}") for t in order]
+            else:
+                done = []
+                for tools in ([order] if args.parallel else [[t] for t in order]):  # --parallel: both at once
+                    runs = [start_run(t, config, seed, args.out / "work" / family / f"{t}-s{seed}", args)
+                            for t in tools]
+                    while any("end" not in r for r in runs):  # each run's own end, for its wall time
+                        for r in runs:
+                            if "end" not in r and r["proc"].poll() is not None:
+                                r["end"] = time.perf_counter()
+                        time.sleep(0.5)
+                    done.extend(finish_run(r) for r in runs)
+            rows.extend(done)
+            for r in done:
                 curve = " ".join(f"{e}:{ap:.3f}" for e, ap in zip(val_epochs(epochs, args.val_interval), r["curve"]))
                 print(f"| {family} | {r['tool']} | {seed} | {fmt(r['ap'])} | {curve} | {r['wall']:.0f} | {r['rc']} |",
                       flush=True)
+        print("\n| family | tool | seed | mean training loss per epoch (1, 2, ...) |\n|---|---|---|---|")
+        for r in sorted(rows, key=lambda r: (r["seed"], r["tool"])):
+            print(f"| {family} | {r['tool']} | {r['seed']} | {' '.join(f'{x:.4f}' for x in r['losses'])} |")
         print("\n| family | mean mlpose | mean MMPose | abs gap | mlpose seed noise | MMPose seed noise "
               "| gap / max noise | within noise |\n|---|---|---|---|---|---|---|---|", flush=True)
         print(family_summary(family, rows), flush=True)
