@@ -3,6 +3,7 @@
     python mmpose_zoo_worker.py save CONFIG CROPS.npy OUT_DIR
     python mmpose_zoo_worker.py load CONFIG CROPS.npy WEIGHTS.pth OUT_DIR
     python mmpose_zoo_worker.py layout SPECS.json OUT.txt
+    python mmpose_zoo_worker.py infer CONFIG CHECKPOINT CROPS.npy JOBS.json OUT_DIR
 
 ``save`` builds the pose model from the unchanged config file (``init_cfg`` dropped, as
 ``mmpose.apis.init_model`` does), gives it random weights (see :func:`randomize`), writes them with
@@ -13,7 +14,12 @@ runner saves) and the eval-mode outputs of the head on the uint8 BGR crops ``CRO
 each backbone of ``SPECS.json`` (``{name: backbone config}``) and writes, per backbone, a line
 ``[name] CONFIG_JSON`` and then one line ``key d0,d1,...`` per state-dict entry: the facts behind
 ``tests/models/backbones/mmpose_layouts.txt`` (``SPECS`` may be that file: its ``[name]``
-lines are read back).
+lines are read back). ``infer`` is MMPose's side of ``benchmarks/zoo_checkpoints.py``: the model of
+``mmpose.apis.init_model(CONFIG, CHECKPOINT)`` (the checkpoint as MMPose loads it: its
+``state_dict``), its head outputs on ``CROPS.npy`` to ``OUT_DIR/mmpose_out.npz`` and
+``inference_topdown`` over every image of ``JOBS.json`` (``[{"image": path, "boxes": [[x1, y1, x2,
+y2], ...]}]``, one call per image, as MMPoseInferencer makes it) to ``OUT_DIR/mmpose_infer.json``
+(per image, the keypoints ``[[x, y], ...]`` of each box in the order given).
 """
 import json
 import sys
@@ -71,6 +77,26 @@ def outputs(model: torch.nn.Module, crops: torch.Tensor) -> dict:
     return {f"out_{i}": o.float().numpy() for i, o in enumerate(out)}
 
 
+def infer(config: str, checkpoint: str, crops: str, jobs: str, out_dir: str) -> None:
+    """``infer``: head outputs on the crops and ``inference_topdown`` keypoints (see the docstring)."""
+    import cv2
+    from mmpose.apis import inference_topdown
+
+    cfg = Config.fromfile(config)
+    for part in ("backbone", "neck", "head"):  # nothing to download: the checkpoint holds every weight
+        if part in cfg.model:
+            cfg.model[part].pop("init_cfg", None)
+    model = init_model(cfg, checkpoint, device="cpu")
+    with torch.no_grad():
+        np.savez(Path(out_dir) / "mmpose_out.npz", **outputs(model, torch.from_numpy(np.load(crops))))
+        found = []
+        for job in json.loads(Path(jobs).read_text()):
+            results = inference_topdown(model, cv2.imread(job["image"]), np.asarray(job["boxes"], np.float32),
+                                        bbox_format="xyxy")
+            found.append([r.pred_instances.keypoints[0].tolist() for r in results])
+    (Path(out_dir) / "mmpose_infer.json").write_text(json.dumps(found))
+
+
 def read_specs(path: Path) -> dict:
     """``{name: backbone config}`` from a JSON file, or from the ``[name] CONFIG_JSON`` lines of
     a layouts file this command wrote (so it can be rewritten from itself)."""
@@ -89,6 +115,9 @@ def main() -> None:
             lines.append(f"[{name}] {json.dumps(spec)}")
             lines += [f"{k} {','.join(map(str, v.shape))}".rstrip() for k, v in MODELS.build(spec).state_dict().items()]
         Path(args[1]).write_text("\n".join(lines) + "\n")
+        return
+    if command == "infer":
+        infer(*args)
         return
     config, crops = args[0], torch.from_numpy(np.load(args[1]))
     model = build(config)
