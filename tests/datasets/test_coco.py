@@ -142,6 +142,12 @@ def test_metainfo_files_parse_to_the_known_layouts():
     assert aic["dataset_name"] == "aic" and aic["keypoint_names"][12:] == ["head_top", "neck"]
     assert aic["flip_indices"] == [3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8, 12, 13]
     assert aic["keypoint_colors"].shape == (14, 3)
+    # MMPose's coco-aic "combine" layout (configs/_base_/datasets/coco_aic.py in its recipes)
+    both = load_metainfo(dict(from_file="configs/_base_/datasets/coco_aic.py"), COCO_META)
+    assert both["num_keypoints"] == 19 and both["keypoint_names"][:17] == coco["keypoint_names"]
+    assert both["keypoint_names"][17:] == ["head_top", "neck"] and both["flip_indices"][17:] == [17, 18]
+    assert both["flip_indices"][:17] == coco["flip_indices"] and (17, 18) in both["skeleton"]
+    np.testing.assert_allclose(both["sigmas"], [*coco["sigmas"], 0.026, 0.026])
 
 
 def test_metainfo_resolves_from_repo_root_and_reports_bad_files(tmp_path, monkeypatch):
@@ -169,14 +175,14 @@ def test_mmposes_metainfo_paths_resolve_as_mmpose_resolves_them(tmp_path, monkey
     mlpose's own copy of NAME, else the installed MMPose's (a stand-in package here, never imported)."""
     monkeypatch.chdir(tmp_path)
     assert load_metainfo(dict(from_file="configs/_base_/datasets/coco.py"), "")["dataset_name"] == "coco"
-    with pytest.raises(ConfigError, match=r"metainfo file 'configs/_base_/datasets/coco_aic\.py' not found"):
-        load_metainfo(dict(from_file="configs/_base_/datasets/coco_aic.py"), "")
+    with pytest.raises(ConfigError, match=r"metainfo file 'configs/_base_/datasets/crowdpose\.py' not found"):
+        load_metainfo(dict(from_file="configs/_base_/datasets/crowdpose.py"), "")
     datasets = tmp_path / "site" / "mmpose" / ".mim" / "configs" / "_base_" / "datasets"
     datasets.mkdir(parents=True)
-    (datasets / "coco_aic.py").write_text((REPO_ROOT / COCO_META).read_text().replace("dataset_name='coco'",
-                                                                                 "dataset_name='coco_aic'"))
+    (datasets / "crowdpose.py").write_text((REPO_ROOT / COCO_META).read_text().replace("dataset_name='coco'",
+                                                                                  "dataset_name='crowdpose'"))
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    assert load_metainfo(dict(from_file="configs/_base_/datasets/coco_aic.py"), "")["dataset_name"] == "coco_aic"
+    assert load_metainfo(dict(from_file="configs/_base_/datasets/crowdpose.py"), "")["dataset_name"] == "crowdpose"
 
 
 def test_pose_collate_stacks_tensors_and_lists_meta():
