@@ -2,7 +2,8 @@
 (never in CI; MMPose installed beside mlpose, ``/work/shared/anchors/mmpose/install.sh``).
 
     .venv/bin/python benchmarks/zoo_speed.py [--families res50,rtmpose-m] [--sections train,test,infer]
-        [--iters 6] [--warmup 2] [--val-images 32] [--mmpose-python /tmp/mmpose-venv/bin/python] [--work DIR]
+        [--iters 6] [--warmup 2] [--amp-iters 3] [--val-images 32] [--infer-families rtmpose-m]
+        [--profile rtmpose-m] [--mmpose-python /tmp/mmpose-venv/bin/python] [--work DIR]
 
 For each family (HRNet-W32, ResNet-50, ViTPose-B: ``td-hm_*_8xb64-210e_coco-256x192.py``; RTMPose-t/s/m:
 ``rtmpose-*_8xb256-420e_coco-256x192.py``), one derived config file ``_base_``s MMPose's unchanged file
@@ -12,9 +13,10 @@ loader workers, no validation during training (``val_begin``), a log line per it
 (``window_size=1``) and no pretrained ``init_cfg`` (no network here). Both tools run that one file:
 
 1. **train**: MMPose's ``tools/train.py`` (fp32: MMPose refuses AMP on a CPU), ``mlpose train`` (fp32)
-   and ``mlpose train --amp`` (bf16 autocast), in the order mlpose fp32, mlpose amp, MMPose, MMPose,
-   mlpose amp, mlpose fp32 so that drift of the shared machine shifts both sides alike. s/iter is
-   the median of the per-iteration ``time`` both write to ``vis_data/scalars.json``, after
+   and ``mlpose train --amp`` (bf16 autocast), in the order mlpose fp32, MMPose, mlpose amp, MMPose,
+   mlpose fp32, so that drift of the shared machine shifts both sides alike (the amp run, one, with
+   ``--amp-iters`` timed iterations: bf16 is slow on CPUs without native bf16, see ``--profile``).
+   s/iter is the median of the per-iteration ``time`` both write to ``vis_data/scalars.json``, after
    ``--warmup`` iterations; ``data_time`` (waiting for the loader) likewise, to tell where the time goes.
 2. **test**: ``mlpose test`` and MMPose's ``tools/test.py`` of the checkpoint MMPose's first training
    run saved (``epoch_1.pth``, random weights) on ``--val-images`` generated images (ground-truth
@@ -26,6 +28,8 @@ loader workers, no validation during training (``val_begin``), a log line per it
    weights, one call per image (2 people, flip test); crops/s of the ``mlpose infer`` job over the
    same images; then the network alone (no flip test, no decoding) at batch 32: torch eager and the
    ``mlpose export --format onnx`` file in onnxruntime.
+4. **profile** (``--profile FAMILIES``): torch.profiler's top operators of mlpose's forward+backward,
+   fp32 and bf16 autocast: where the time goes.
 
 MMPose's RTMPose pipeline needs ``albumentations``, which its venv lacks (no network to install it):
 the MMPose processes get a ``PYTHONPATH`` folder of links to mlpose's venv's copy (and its pure
@@ -190,16 +194,21 @@ def train_family(s: Setup, family: str) -> dict:
     folder = s.work / family
     folder.mkdir(exist_ok=True)
     runs: dict[str, list] = {"mlpose fp32": [], "mlpose amp": [], "MMPose fp32": []}
-    order = [("mlpose fp32", 0), ("mlpose amp", 0), ("MMPose fp32", 0), ("MMPose fp32", 1), ("mlpose amp", 1),
-             ("mlpose fp32", 1)]
+    # symmetric in time: each tool's mean sits at the middle run, the bf16 one
+    order = [("mlpose fp32", 0), ("MMPose fp32", 0), ("mlpose amp", 0), ("MMPose fp32", 1), ("mlpose fp32", 1)]
     for tool, i in order:
         work = folder / f"train-{tool.replace(' ', '-')}-{i}"
+        warmup = s.args.warmup
         if tool.startswith("MMPose"):
             run_logged(s.mmpose("train.py", cfg, "--work-dir", work), s.mm_env, folder / f"{work.name}.log", folder)
+        elif tool.endswith("amp"):  # fewer iterations: without native bf16 (AVX2 only) an iteration is slow
+            warmup = min(warmup, 1)
+            n = (warmup + s.args.amp_iters) * FAMILIES[family][1]
+            run_logged(s.mlpose("train", cfg, "--work-dir", work, "--amp", "--cfg-options",
+                                f"train_dataloader.dataset.indices={n}"), s.ml_env, folder / f"{work.name}.log", folder)
         else:
-            amp = ["--amp"] if tool.endswith("amp") else []
-            run_logged(s.mlpose("train", cfg, "--work-dir", work, *amp), s.ml_env, folder / f"{work.name}.log", folder)
-        runs[tool].append(iteration_times(work, s.args.warmup))
+            run_logged(s.mlpose("train", cfg, "--work-dir", work), s.ml_env, folder / f"{work.name}.log", folder)
+        runs[tool].append(iteration_times(work, warmup))
         print(f"  {family} train {tool} #{i}: {runs[tool][-1][0]:.3f} s/iter (data wait {runs[tool][-1][1]:.3f})",
               flush=True)
     return {tool: (statistics.mean(t for t, _ in r), statistics.mean(d for _, d in r), r) for tool, r in runs.items()}
@@ -376,6 +385,14 @@ def profile_family(s: Setup, family: str, batch: int, steps: int = 2, top: int =
 
 # --------------------------------------------------------------------------------------------- report
 
+def native_bf16() -> bool:
+    """Whether oneDNN has bfloat16 kernels on this CPU (AVX512-BF16 or AMX); without them, bf16
+    autocast runs convolutions through ATen's reference ``_slow_conv2d`` kernels."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -387,6 +404,7 @@ def main() -> None:
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of train,test,infer")
     parser.add_argument("--infer-families", default="rtmpose-m", help="families of the infer section")
     parser.add_argument("--iters", type=int, default=6, help="timed training iterations per run")
+    parser.add_argument("--amp-iters", type=int, default=3, help="timed iterations of the one `mlpose train --amp` run")
     parser.add_argument("--warmup", type=int, default=2, help="training iterations left out of the median")
     parser.add_argument("--val-images", type=int, default=32, help="generated validation images for `test`")
     parser.add_argument("--profile", default="", help="families to profile (mlpose fwd+bwd, fp32 and bf16)")
@@ -417,7 +435,8 @@ def main() -> None:
 
     if trains:
         print(f"\n### train s/iter (median after {args.warmup} warm-up iterations of {args.warmup + args.iters}; "
-              "mean of 2 interleaved runs; data = median wait for the loader)\n")
+              f"mean of 2 interleaved runs (amp: one run in the middle, {args.amp_iters} timed iterations); data = median "
+              f"wait for the loader; native bf16 on this CPU: {native_bf16()})\n")
         rows = []
         for f, r in trains.items():
             (ml, mld, _), (amp, ampd, _), (mm, mmd, _) = r["mlpose fp32"], r["mlpose amp"], r["MMPose fp32"]
