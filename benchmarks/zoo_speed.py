@@ -2,8 +2,9 @@
 (never in CI; MMPose installed beside mlpose, ``/work/shared/anchors/mmpose/install.sh``).
 
     .venv/bin/python benchmarks/zoo_speed.py [--families res50,rtmpose-m] [--sections train,test,infer]
-        [--iters 6] [--warmup 2] [--amp-iters 3] [--val-images 32] [--infer-families rtmpose-m]
-        [--profile rtmpose-m] [--mmpose-python /tmp/mmpose-venv/bin/python] [--work DIR]
+        [--iters 6] [--warmup 2] [--amp-iters 3] [--amp-families res50,...] [--batch N] [--val-images 32]
+        [--infer-families rtmpose-m] [--profile vitpose-b] [--profile-batch 2]
+        [--mmpose-python /tmp/mmpose-venv/bin/python] [--work DIR]
 
 For each family (HRNet-W32, ResNet-50, ViTPose-B: ``td-hm_*_8xb64-210e_coco-256x192.py``; RTMPose-t/s/m:
 ``rtmpose-*_8xb256-420e_coco-256x192.py``), one derived config file ``_base_``s MMPose's unchanged file
@@ -77,7 +78,8 @@ def derived_config(folder: Path, base: Path, data: Path, batch: int, samples: in
     """The one file both tools run: MMPose's ``base`` plus data paths and the run length (see above)."""
     def loader(split: str, bs: str, extra: str) -> str:
         return (f"dict({bs}num_workers=2, persistent_workers=False, dataset=dict(data_root='{data}/', "
-                f"ann_file='annotations/person_keypoints_{split}.json', data_prefix=dict(img='images/{split}/'){extra}))")
+                f"ann_file='annotations/person_keypoints_{split}.json', "
+                f"data_prefix=dict(img='images/{split}/'){extra}))")
 
     path = folder / f"speed_{base.stem}.py"
     path.write_text(
@@ -118,7 +120,7 @@ class Setup:
         out = subprocess.run([args.mmpose_python, "-c", FIND_MIM], capture_output=True, text=True, check=True)
         self.mim = Path(out.stdout.strip().splitlines()[-1])
         self.data = self.work / "data"
-        self.samples = (args.warmup + args.iters) * max(FAMILIES[f][1] for f in args.families)
+        self.samples = (args.warmup + args.iters) * max(args.batch or FAMILIES[f][1] for f in args.families)
         if not (self.data / "annotations" / "person_keypoints_val.json").exists():
             from mlpose.datasets.synth import generate
 
@@ -132,8 +134,11 @@ class Setup:
         self.ml_env = {**base_env, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1",
                        "MLFLOW_TRACKING_URI": f"sqlite:///{self.work / 'mlflow.db'}"}
 
+    def batch(self, family: str) -> int:
+        return self.args.batch or FAMILIES[family][1]
+
     def config(self, family: str) -> Path:
-        rel, batch = FAMILIES[family]
+        rel, batch = FAMILIES[family][0], self.batch(family)
         return derived_config(self.work, self.mim / "configs" / rel, self.data, batch,
                               (self.args.warmup + self.args.iters) * batch)
 
@@ -196,6 +201,8 @@ def train_family(s: Setup, family: str) -> dict:
     runs: dict[str, list] = {"mlpose fp32": [], "mlpose amp": [], "MMPose fp32": []}
     # symmetric in time: each tool's mean sits at the middle run, the bf16 one
     order = [("mlpose fp32", 0), ("MMPose fp32", 0), ("mlpose amp", 0), ("MMPose fp32", 1), ("mlpose fp32", 1)]
+    if family not in s.args.amp_families:
+        order.remove(("mlpose amp", 0))
     for tool, i in order:
         work = folder / f"train-{tool.replace(' ', '-')}-{i}"
         warmup = s.args.warmup
@@ -203,7 +210,7 @@ def train_family(s: Setup, family: str) -> dict:
             run_logged(s.mmpose("train.py", cfg, "--work-dir", work), s.mm_env, folder / f"{work.name}.log", folder)
         elif tool.endswith("amp"):  # fewer iterations: without native bf16 (AVX2 only) an iteration is slow
             warmup = min(warmup, 1)
-            n = (warmup + s.args.amp_iters) * FAMILIES[family][1]
+            n = (warmup + s.args.amp_iters) * s.batch(family)
             run_logged(s.mlpose("train", cfg, "--work-dir", work, "--amp", "--cfg-options",
                                 f"train_dataloader.dataset.indices={n}"), s.ml_env, folder / f"{work.name}.log", folder)
         else:
@@ -211,7 +218,8 @@ def train_family(s: Setup, family: str) -> dict:
         runs[tool].append(iteration_times(work, warmup))
         print(f"  {family} train {tool} #{i}: {runs[tool][-1][0]:.3f} s/iter (data wait {runs[tool][-1][1]:.3f})",
               flush=True)
-    return {tool: (statistics.mean(t for t, _ in r), statistics.mean(d for _, d in r), r) for tool, r in runs.items()}
+    return {tool: (statistics.mean(t for t, _ in r), statistics.mean(d for _, d in r), r)
+            for tool, r in runs.items() if r}
 
 
 def checkpoint_of(s: Setup, family: str) -> Path:
@@ -221,9 +229,9 @@ def checkpoint_of(s: Setup, family: str) -> Path:
     ckpt = folder / "train-MMPose-fp32-0" / "epoch_1.pth"
     if not ckpt.exists():
         folder.mkdir(exist_ok=True)
-        _, batch = FAMILIES[family]
         run_logged(s.mmpose("train.py", s.config(family), "--work-dir", ckpt.parent, "--cfg-options",
-                            f"train_dataloader.dataset.indices={batch}"), s.mm_env, folder / "ckpt.log", folder)
+                            f"train_dataloader.dataset.indices={s.batch(family)}"), s.mm_env, folder / "ckpt.log",
+                   folder)
     return ckpt
 
 
@@ -349,7 +357,7 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
 
 # --------------------------------------------------------------------------------------------- profile
 
-def profile_family(s: Setup, family: str, batch: int, steps: int = 2, top: int = 8) -> None:
+def profile_family(s: Setup, family: str, batch: int, steps: int = 1, top: int = 8) -> None:
     """Where mlpose's training step spends its time: torch.profiler over ``steps`` forward+backward
     passes of the family's model (channels_last, as the trainer runs it on a CPU) on random uint8
     crops, fp32 and bf16 autocast; prints the ``top`` operators by self CPU time for each."""
@@ -405,6 +413,10 @@ def main() -> None:
     parser.add_argument("--infer-families", default="rtmpose-m", help="families of the infer section")
     parser.add_argument("--iters", type=int, default=6, help="timed training iterations per run")
     parser.add_argument("--amp-iters", type=int, default=3, help="timed iterations of the one `mlpose train --amp` run")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="training batch size of every family (default: 8, RTMPose 32)")
+    parser.add_argument("--amp-families", default=None, help="families of the `--amp` run (default: --families)")
+    parser.add_argument("--profile-batch", type=int, default=None, help="batch size of --profile (default: --batch's)")
     parser.add_argument("--warmup", type=int, default=2, help="training iterations left out of the median")
     parser.add_argument("--val-images", type=int, default=32, help="generated validation images for `test`")
     parser.add_argument("--profile", default="", help="families to profile (mlpose fwd+bwd, fp32 and bf16)")
@@ -414,7 +426,10 @@ def main() -> None:
     args.families = [f.strip() for f in args.families.split(",") if f.strip()]
     sections = [x.strip() for x in args.sections.split(",") if x.strip()]
     profiles = [f.strip() for f in args.profile.split(",") if f.strip()]
-    unknown = sorted(set(args.families + profiles) - set(FAMILIES)) + sorted(set(sections) - set(SECTIONS))
+    args.amp_families = args.families if args.amp_families is None else [
+        f.strip() for f in args.amp_families.split(",") if f.strip()]
+    unknown = sorted(set(args.families + profiles + args.amp_families) - set(FAMILIES))
+    unknown += sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise SystemExit(f"unknown families or sections: {unknown}")
 
@@ -435,13 +450,15 @@ def main() -> None:
 
     if trains:
         print(f"\n### train s/iter (median after {args.warmup} warm-up iterations of {args.warmup + args.iters}; "
-              f"mean of 2 interleaved runs (amp: one run in the middle, {args.amp_iters} timed iterations); data = median "
-              f"wait for the loader; native bf16 on this CPU: {native_bf16()})\n")
+              f"mean of 2 interleaved runs (amp: one run in the middle, {args.amp_iters} timed iterations); "
+              f"data = median wait for the loader; native bf16 on this CPU: {native_bf16()})\n")
         rows = []
         for f, r in trains.items():
-            (ml, mld, _), (amp, ampd, _), (mm, mmd, _) = r["mlpose fp32"], r["mlpose amp"], r["MMPose fp32"]
-            rows.append([f, str(FAMILIES[f][1]), f"{mm:.3f} ({mmd:.3f})", f"{ml:.3f} ({mld:.3f})",
-                         f"{amp:.3f} ({ampd:.3f})", f"**{mm / ml:.2f}x**", f"**{mm / amp:.2f}x**"])
+            (ml, mld, _), (mm, mmd, _) = r["mlpose fp32"], r["MMPose fp32"]
+            amp, ampd, _ = r.get("mlpose amp", (None, None, None))
+            rows.append([f, str(s.batch(f)), f"{mm:.3f} ({mmd:.3f})", f"{ml:.3f} ({mld:.3f})",
+                         f"{amp:.3f} ({ampd:.3f})" if amp else "not run", f"**{mm / ml:.2f}x**",
+                         f"**{mm / amp:.2f}x**" if amp else "-"])
         print(table(["family", "batch", "MMPose fp32 (data)", "mlpose fp32 (data)", "mlpose amp bf16 (data)",
                      "MMPose/mlpose fp32 (goal >= 1.2x)", "MMPose fp32/mlpose amp (goal >= 2x)"], rows))
         print("\nper run (s/iter): " + "; ".join(
@@ -471,7 +488,7 @@ def main() -> None:
                      "speed-up (goal >= 1.4x)", "`mlpose infer` job", "job / MMPose", "network only, torch, batch 32",
                      "network only, ONNX Runtime, batch 32", "ONNX / torch", "max keypoint gap px"], rows))
     for family in profiles:
-        profile_family(s, family, FAMILIES[family][1])
+        profile_family(s, family, args.profile_batch or s.batch(family))
     print(f"\ntotal {time.perf_counter() - start:.0f} s; load average now {os.getloadavg()[0]:.2f}")
 
 
