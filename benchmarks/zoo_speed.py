@@ -406,48 +406,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated subset of {list(FAMILIES)}")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of train,test,infer")
-    parser.add_argument("--infer-families", default="rtmpose-m", help="families of the infer section")
-    parser.add_argument("--iters", type=int, default=6, help="timed training iterations per run")
-    parser.add_argument("--amp-iters", type=int, default=3, help="timed iterations of the one `mlpose train --amp` run")
-    parser.add_argument("--batch", type=int, default=None,
-                        help="training batch size of every family (default: 8, RTMPose 32)")
-    parser.add_argument("--amp-families", default=None, help="families of the `--amp` run (default: --families)")
-    parser.add_argument("--profile-batch", type=int, default=None, help="batch size of --profile (default: --batch's)")
-    parser.add_argument("--warmup", type=int, default=2, help="training iterations left out of the median")
-    parser.add_argument("--val-images", type=int, default=32, help="generated validation images for `test`")
-    parser.add_argument("--profile", default="", help="families to profile (mlpose fwd+bwd, fp32 and bf16)")
-    parser.add_argument("--mmpose-python", default="/tmp/mmpose-venv/bin/python")
-    parser.add_argument("--work", default=None, help="scratch folder (default: a new temporary one)")
-    args = parser.parse_args()
-    args.families = [f.strip() for f in args.families.split(",") if f.strip()]
-    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
-    profiles = [f.strip() for f in args.profile.split(",") if f.strip()]
-    args.amp_families = args.families if args.amp_families is None else [
-        f.strip() for f in args.amp_families.split(",") if f.strip()]
-    unknown = sorted(set(args.families + profiles + args.amp_families) - set(FAMILIES))
-    unknown += sorted(set(sections) - set(SECTIONS))
-    if unknown:
-        raise SystemExit(f"unknown families or sections: {unknown}")
-
-    import torch
-
-    start = time.perf_counter()
-    s = Setup(args)
-    print(f"work {s.work}; torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}", flush=True)
-    trains, tests, infers = {}, {}, {}
-    for family in args.families:
-        if "train" in sections:
-            trains[family] = train_family(s, family)
-        if "test" in sections:
-            tests[family] = test_family(s, family)
-    if "infer" in sections:
-        for family in [f.strip() for f in args.infer_families.split(",") if f.strip()]:
-            infers[family] = infer_family(s, family)
-
+def report(s: Setup, trains: dict, tests: dict, infers: dict) -> None:
+    """The markdown tables of what has been measured."""
+    args = s.args
     if trains:
         print(f"\n### train s/iter (median after {args.warmup} warm-up iterations of {args.warmup + args.iters}; "
               f"mean of 2 interleaved runs (amp: one run in the middle, {args.amp_iters} timed iterations); "
@@ -487,6 +448,54 @@ def main() -> None:
         print(table(["family", "crops", "MMPose inference_topdown", "mlpose predictor, per image",
                      "speed-up (goal >= 1.4x)", "`mlpose infer` job", "job / MMPose", "network only, torch, batch 32",
                      "network only, ONNX Runtime, batch 32", "ONNX / torch", "max keypoint gap px"], rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated subset of {list(FAMILIES)}")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of train,test,infer")
+    parser.add_argument("--infer-families", default="rtmpose-m", help="families of the infer section")
+    parser.add_argument("--iters", type=int, default=6, help="timed training iterations per run")
+    parser.add_argument("--amp-iters", type=int, default=3, help="timed iterations of the one `mlpose train --amp` run")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="training batch size of every family (default: 8, RTMPose 32)")
+    parser.add_argument("--amp-families", default=None, help="families of the `--amp` run (default: --families)")
+    parser.add_argument("--profile-batch", type=int, default=None, help="batch size of --profile (default: --batch's)")
+    parser.add_argument("--warmup", type=int, default=2, help="training iterations left out of the median")
+    parser.add_argument("--val-images", type=int, default=32, help="generated validation images for `test`")
+    parser.add_argument("--profile", default="", help="families to profile (mlpose fwd+bwd, fp32 and bf16)")
+    parser.add_argument("--mmpose-python", default="/tmp/mmpose-venv/bin/python")
+    parser.add_argument("--work", default=None, help="scratch folder (default: a new temporary one)")
+    args = parser.parse_args()
+    args.families = [f.strip() for f in args.families.split(",") if f.strip()]
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    profiles = [f.strip() for f in args.profile.split(",") if f.strip()]
+    args.amp_families = args.families if args.amp_families is None else [
+        f.strip() for f in args.amp_families.split(",") if f.strip()]
+    unknown = sorted(set(args.families + profiles + args.amp_families) - set(FAMILIES))
+    unknown += sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"unknown families or sections: {unknown}")
+
+    import torch
+
+    start = time.perf_counter()
+    s = Setup(args)
+    print(f"work {s.work}; torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    trains, tests, infers = {}, {}, {}
+    infer_families = [f.strip() for f in args.infer_families.split(",") if f.strip()] if "infer" in sections else []
+    for family in args.families + [f for f in infer_families if f not in args.families]:
+        if "train" in sections and family in args.families:
+            trains[family] = train_family(s, family)
+        if "test" in sections and family in args.families:
+            tests[family] = test_family(s, family)
+        if family in infer_families:
+            infers[family] = infer_family(s, family)
+        if family != args.families[-1]:  # partial tables on the way: a run cut short still reports
+            print(f"\n#### so far ({time.perf_counter() - start:.0f} s)")
+            report(s, trains, tests, infers)
+    print(f"\n## results ({time.perf_counter() - start:.0f} s)")
+    report(s, trains, tests, infers)
     for family in profiles:
         profile_family(s, family, args.profile_batch or s.batch(family))
     print(f"\ntotal {time.perf_counter() - start:.0f} s; load average now {os.getloadavg()[0]:.2f}")
