@@ -21,7 +21,7 @@ from mlpose.config import Config, config_text
 from mlpose.engine.logger import close_log_files, setup_logger
 from mlpose.errors import ConfigError
 from mlpose.runtime import dist
-from mlpose.runtime.launch import device_for, init_distributed
+from mlpose.runtime.launch import device_for, init_distributed, slow_bf16_note
 from mlpose.runtime.malloc import keep_freed_memory
 from mlpose.runtime.randomness import set_random_seed, sync_random_seed
 from mlpose.runtime.folders import make_dirs, unwritable_message
@@ -152,6 +152,8 @@ def setup_run(cfg: Config, work_dir: str | None, launcher: str, amp: bool, lock:
     if not isinstance(made, Path):
         raise ConfigError(made)  # every rank stops with rank 0's line
     logger = setup_logger(made / f"{made.name}.log" if dist.is_main() else None, level=cfg.get("log_level") or "INFO")
+    if amp and (note := slow_bf16_note(device)):
+        logger.warning(note)
     return RunContext(cfg, launcher, rank, local_rank, world_size, device, seed, amp, precision, work, made, logger,
                       held, created)
 

@@ -18,6 +18,7 @@ from mlpose.inference import ImageTask, PosePredictor
 from mlpose.inference.outputs import coco_results, draw_people
 from mlpose.inference.sources import (VIDEO_SUFFIXES, Detections, ImageIds, count_frames, expand_inputs,
                                      read_frames)
+from mlpose.runtime.launch import slow_bf16_note
 from mlpose.runtime.progress import progress_bar
 from mlpose.runtime.user_files import check_folder, check_output, write_output
 
@@ -93,6 +94,8 @@ def infer(inputs: list[str], model: str, opts: InferOptions, warn: Callable[[str
     if opts.vis_dir:
         check_folder(opts.vis_dir, "--vis-dir", [p for p in read if p.suffix.lower() not in VIDEO_SUFFIXES])
     predictor = PosePredictor.from_checkpoint(local, opts.config, opts.cfg_options, amp=opts.amp)
+    if opts.amp and (note := slow_bf16_note(predictor.device)):
+        warn(note)
     done = dict(images=0, people=0, skipped=0, boxes_skipped=0, matched=0)
     results: list[dict] = []
     pictures = _Pictures(opts.vis_dir, read)

@@ -76,6 +76,28 @@ def device_for(local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN has bfloat16 kernels for this CPU (it needs AVX-512 at least; AVX512-BF16 and
+    AMX make them fast)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch built without oneDNN
+        return False
+
+
+def slow_bf16_note(device: torch.device) -> str | None:
+    """A warning line for bfloat16 autocast on ``device``, or None where bf16 has fast kernels.
+
+    On a CPU with AVX2 only (many AMD EPYC and older Xeon parts) oneDNN has no bf16 convolutions, so
+    autocast sends every convolution to ATen's reference ``_slow_conv2d`` kernels: RTMPose-t trained
+    9x slower per step than in fp32 on such an EPYC (``benchmarks/zoo_speed.py --profile rtmpose-t``).
+    """
+    if device.type != "cpu" or cpu_has_native_bf16():
+        return None
+    return ("--amp: this CPU has no bfloat16 kernels in oneDNN (they need AVX-512 or newer), so bf16 autocast "
+            "runs convolutions through slow reference kernels, several times slower than fp32; drop --amp here")
+
+
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -114,3 +114,12 @@ def test_detections_that_match_few_or_no_inputs_are_said(pose_checkpoint, tiny_d
                                 "the other images get 0 people")
     assert done["people"] == 1 and done["exit_code"] == 3 and "detections for 1 of 4 images" in done["summary"]
     assert "1 boxes skipped" in done["summary"]
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_amp_on_a_cpu_without_native_bf16_is_said(pose_checkpoint, tiny_data, tmp_path, monkeypatch, native):
+    monkeypatch.setattr("mlpose.runtime.launch.cpu_has_native_bf16", lambda: native)
+    warnings: list[str] = []
+    infer([str(sorted((tiny_data / "images" / "val").iterdir())[0])], str(pose_checkpoint),
+          InferOptions(amp=True, out=str(tmp_path / "out.json")), warn=warnings.append)
+    assert any("no bfloat16 kernels" in w for w in warnings) is (not native)
