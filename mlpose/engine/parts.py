@@ -37,7 +37,10 @@ class TrainState:
     log_window: dict | None = None
 
     def state_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        state = dataclasses.asdict(self)
+        if state["log_window"] is None:  # epoch files keep the layout of every earlier mlpose
+            del state["log_window"]
+        return state
 
     def load_state_dict(self, state: Mapping) -> None:
         self.epoch, self.iteration, self.epoch_iter = state["epoch"], state["iteration"], state["epoch_iter"]

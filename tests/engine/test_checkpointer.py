@@ -33,7 +33,7 @@ def test_a_checkpoint_is_every_table_entry_plus_config_and_meta(opts, tmp_path, 
     train("tiny", TrainOptions(work_dir=str(tmp_path / "w"), cfg_options=opts(1)))
     ckpt = load_checkpoint(tmp_path / "w" / "epoch_1.pth")
     assert list(ckpt) == ENTRIES
-    assert ckpt["state"] == {"epoch": 1, "iteration": 6, "epoch_iter": 0, "log_window": None}  # 13 people, batches of 2
+    assert ckpt["state"] == {"epoch": 1, "iteration": 6, "epoch_iter": 0}  # 13 people, batches of 2
     assert ckpt["sampler"] == {"epoch": 1, "start": 0, "num_samples": 13, "world_size": 1}
     assert ckpt["meta"]["run_id"] and ckpt["meta"]["precision"] == "fp32"
 
@@ -82,7 +82,7 @@ def test_a_checkpoint_of_the_previous_format_resumes_bit_identically(opts, tmp_p
                                          cfg_options=opts(2)))
     a = load_checkpoint(tmp_path / "straight" / "epoch_2.pth")
     b = load_checkpoint(tmp_path / "resumed" / "epoch_2.pth")
-    assert b["state"] == a["state"] == {"epoch": 2, "iteration": 12, "epoch_iter": 0, "log_window": None}
+    assert b["state"] == a["state"] == {"epoch": 2, "iteration": 12, "epoch_iter": 0}
     for name, tensor in a["state_dict"].items():
         assert torch.equal(tensor, b["state_dict"][name]), name
     assert resumed["metrics"] == straight["metrics"]

@@ -58,7 +58,9 @@ def _assert_same_as_reference(work, reference):
     assert len(_losses(reference)) >= EPOCHS and _losses(work) == _losses(reference)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+# SIGKILL mid-epoch is in CI through the EMA + pipeline-switch test below (the same check, more state)
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGKILL, marks=pytest.mark.slow), signal.SIGTERM],
+                         ids=["sigkill", "sigterm"])
 def test_interrupted_mid_epoch_then_resumed_is_exact(sig, tmp_path, tiny_data, tiny_opts, reference):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
     opts = tiny_opts(tiny_data, EPOCHS)

@@ -111,6 +111,7 @@ def test_run_lands_in_postgres_and_artifact_folder(tracking_stack, tmp_path):
         check_tracking_access(server.url)
 
 
+@pytest.mark.slow  # orphans of a SIGKILLed parent; CI stops a whole server tree in test_serve_forever_stops_from_another_process
 def test_stop_ends_orphaned_workers_and_job_runner(fresh_db, tmp_path):
     # Several uvicorn workers plus MLflow's job runner (the default server runs 4 workers and
     # the runner; 2 workers keep this test light).

@@ -4,9 +4,12 @@ tag says so) before it is continued, stale upload folders and a stop signal's it
 import re
 import signal
 
+import pytest
+
 from mlpose.tracking.liveness import KILLED_TAG
 
 
+@pytest.mark.slow  # CI keeps one killed-twice row: tests/test_bad_inputs.py (killed before the first checkpoint)
 def test_killed_twice_then_interrupted_is_still_one_run(tiny_data, tiny_opts, tmp_path, new_store, interrupt_cli,
                                                         run_cli, all_runs):
     uri, client = new_store(tmp_path)
