@@ -8,7 +8,7 @@ DEMO_DATA ?= data/synth
 # --amp (bf16 autocast) only where the CPU has oneDNN's bf16 kernels (AVX-512 and newer): on an AVX2-only
 # CPU bf16 convolutions fall back to reference kernels, several times slower than fp32 (measured: the tiny
 # recipe's step 5.6x slower). Evaluated when the demo runs, after the install.
-DEMO_AMP = $(shell $(PY) -c "import torch; print('--amp' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else '')" 2>/dev/null)
+DEMO_AMP = $(shell $(PY) -c "from mlpose.runtime.launch import cpu_has_native_bf16 as ok; print('--amp' if ok() else '')" 2>/dev/null)
 DEMO_ARGS ?= $(DEMO_AMP) --show-dir pics --interval 10
 PYTEST_ARGS ?=
 
