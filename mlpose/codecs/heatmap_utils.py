@@ -2,7 +2,8 @@
 
 Coordinates are pixel centres: heatmap pixel ``(x, y)`` covers ``[x - 0.5, x + 0.5)``, so a
 keypoint at heatmap coordinate ``2.0`` lies on the centre of column 2. Every function works on
-whole arrays at once (no python loop over instances, joints or pixels).
+whole arrays at once (no python loop over instances, joints or pixels), except the DARK blur,
+which runs map by map as MMPose does (see ``gaussian_blur``).
 """
 from __future__ import annotations
 
@@ -125,20 +126,13 @@ def refine_quarter_offset(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.nda
     return keypoints.astype(np.float32) + step
 
 
-def _blur_matrix(size: int, kernel: np.ndarray) -> np.ndarray:
-    """``(size, size)`` matrix applying a 1-D ``kernel`` with zero padding (rows = outputs)."""
-    border = len(kernel) // 2
-    offsets = np.arange(size)[None, :] - np.arange(size)[:, None] + border  # j - i + border
-    inside = (offsets >= 0) & (offsets < len(kernel))
-    return np.where(inside, kernel[np.clip(offsets, 0, len(kernel) - 1)], 0.0).astype(np.float32)
-
-
 def gaussian_blur(heatmaps: np.ndarray, kernel_size: int = 11) -> np.ndarray:
     """Blur each heatmap with a Gaussian and rescale it to keep its original maximum.
 
-    Matches MMPose ``gaussian_blur``: zero padding, ``cv2.getGaussianKernel(kernel_size, 0)``
-    (sigma = ``0.3 * ((kernel_size - 1) * 0.5 - 1) + 0.8``). The separable filter runs as two
-    batched matrix products (``Ky @ hm @ Kx^T``) over every map at once.
+    MMPose ``gaussian_blur`` to the bit: each map is zero-padded by the kernel's radius and
+    blurred by ``cv2.GaussianBlur`` (sigma ``0.3 * ((kernel_size - 1) * 0.5 - 1) + 0.8``), one map
+    at a time (about 25 us a map). DARK's Newton step amplifies the blur's rounding where a map's
+    top is flat, so a faster filter with another summation order moves such keypoints.
 
     Args:
         heatmaps: ``(B, K, H, W)`` heatmaps (not modified).
@@ -147,22 +141,28 @@ def gaussian_blur(heatmaps: np.ndarray, kernel_size: int = 11) -> np.ndarray:
     Returns:
         ``(B, K, H, W)`` float32 blurred heatmaps.
     """
-    _, _, h, w = heatmaps.shape
-    kernel = cv2.getGaussianKernel(kernel_size, 0).ravel()
-    blurred = _blur_matrix(h, kernel) @ heatmaps.astype(np.float32) @ _blur_matrix(w, kernel).T
-    orig_max = heatmaps.max(axis=(2, 3), keepdims=True)
+    b, k, h, w = heatmaps.shape
+    border = (kernel_size - 1) // 2
+    padded = np.zeros((h + 2 * border, w + 2 * border), np.float32)
+    blurred = np.empty((b, k, h, w), np.float32)
+    for i, one in enumerate(heatmaps.reshape(b * k, h, w)):
+        padded[border:border + h, border:border + w] = one
+        blurred.reshape(b * k, h, w)[i] = cv2.GaussianBlur(padded, (kernel_size, kernel_size), 0)[
+            border:border + h, border:border + w]
+    orig_max = heatmaps.max(axis=(2, 3), keepdims=True).astype(np.float32)
     new_max = blurred.max(axis=(2, 3), keepdims=True)
+    # MMPose's ratio, signs included (a map whose blur turns negative flips, as in MMPose);
     # an all-zero map stays zero instead of becoming 0/0
-    ratio = np.divide(orig_max, new_max, out=np.zeros_like(new_max), where=new_max > 0)
+    ratio = np.divide(orig_max, new_max, out=np.zeros_like(new_max), where=new_max != 0)
     return blurred * ratio
 
 
 def refine_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int) -> np.ndarray:
     """DARK sub-pixel refinement: blur, log, then one Newton step of a 2nd-order Taylor fit.
 
-    Follows MMPose ``refine_keypoints_dark``: derivatives use 2-pixel central differences and a
-    joint is refined only where ``1 < x < W - 2 and 1 < y < H - 2`` and the Hessian is
-    non-singular.
+    Follows MMPose ``refine_keypoints_dark``, its float32 arithmetic included: derivatives use
+    2-pixel central differences and a joint is refined only where ``1 < x < W - 2 and
+    1 < y < H - 2`` and the Hessian is non-singular.
 
     Args:
         keypoints: ``(B, K, 2)`` argmax locations in heatmap pixels.
@@ -173,35 +173,35 @@ def refine_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: i
         ``(B, K, 2)`` float32 refined locations (a new array).
     """
     _, _, h, w = heatmaps.shape
-    logmap = np.log(np.maximum(gaussian_blur(heatmaps, blur_kernel_size), 1e-10))
+    logmap = np.log(np.maximum(gaussian_blur(heatmaps, blur_kernel_size), np.float32(1e-10)))
     x = keypoints[..., 0].astype(np.int64)
     y = keypoints[..., 1].astype(np.int64)
 
     def at(ox: int, oy: int) -> np.ndarray:
-        return _gather(logmap, x + ox, y + oy).astype(np.float64)
+        return _gather(logmap, x + ox, y + oy)
 
+    half, quarter = np.float32(0.5), np.float32(0.25)
     centre = at(0, 0)
-    dx = 0.5 * (at(1, 0) - at(-1, 0))
-    dy = 0.5 * (at(0, 1) - at(0, -1))
-    dxx = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
-    dyy = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
-    dxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
-    det = dxx * dyy - dxy * dxy
-    ok = (x > 1) & (x < w - 2) & (y > 1) & (y < h - 2) & (det != 0)
-    safe = np.where(ok, det, 1.0)
-    # offset = -H^-1 g with the closed-form 2x2 inverse
-    off_x = -(dyy * dx - dxy * dy) / safe
-    off_y = -(dxx * dy - dxy * dx) / safe
-    offset = np.where(ok[..., None], np.stack([off_x, off_y], axis=-1), 0.0)
-    return (keypoints.astype(np.float64) + offset).astype(np.float32)
+    grad = np.stack([half * (at(1, 0) - at(-1, 0)), half * (at(0, 1) - at(0, -1))], axis=-1)[..., None]
+    dxx = quarter * (at(2, 0) - 2 * centre + at(-2, 0))
+    dyy = quarter * (at(0, 2) - 2 * centre + at(0, -2))
+    dxy = quarter * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    ok = (x > 1) & (x < w - 2) & (y > 1) & (y < h - 2) & (dxx * dyy - dxy**2 != 0)
+    hessian = np.stack([dxx, dxy, dxy, dyy], axis=-1).reshape(*dxx.shape, 2, 2)
+    hessian[~ok] = np.eye(2, dtype=np.float32)
+    offset = -np.einsum("bkmn,bknl->bkml", np.linalg.inv(hessian), grad)[..., 0]
+    return keypoints.astype(np.float32) + np.where(ok[..., None], offset, np.float32(0))
 
 
 def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int) -> np.ndarray:
-    """UDP flavour of DARK (MMPose ``refine_keypoints_dark_udp``).
+    """UDP flavour of DARK (MMPose ``refine_keypoints_dark_udp``), with MMPose's arithmetic.
 
     Blur, clip to ``[1e-3, 50]``, log, edge-pad by one pixel, then one Newton step with
-    1-pixel central differences and ``eps * I`` added to the Hessian. Joints without a maximum
-    (``-1``) are left unchanged.
+    1-pixel central differences. The derivatives are float32 differences in MMPose's order; the
+    Hessian plus ``eps * I`` is inverted in float64 with ``np.linalg.inv``. Near-flat heatmaps make
+    this step ill-conditioned, so any other rounding order moves such joints by many pixels.
+    Like MMPose, joints without a maximum (``-1``) are refined from the padding's corner too;
+    only an exactly singular Hessian (where MMPose raises) leaves a joint unchanged.
 
     Args:
         keypoints: ``(B, K, 2)`` argmax locations in heatmap pixels.
@@ -212,27 +212,26 @@ def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_siz
         ``(B, K, 2)`` float32 refined locations (a new array).
     """
     logmap = np.log(np.clip(gaussian_blur(heatmaps, blur_kernel_size), 1e-3, 50.0))
-    padded = np.pad(logmap, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
+    padded = np.pad(logmap, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge").astype(np.float32)
     x = keypoints[..., 0].astype(np.int64) + 1
     y = keypoints[..., 1].astype(np.int64) + 1
 
     def at(ox: int, oy: int) -> np.ndarray:
-        return _gather(padded, x + ox, y + oy).astype(np.float64)
+        return _gather(padded, x + ox, y + oy)
 
     i0, ix1, ix1_, iy1, iy1_ = at(0, 0), at(1, 0), at(-1, 0), at(0, 1), at(0, -1)
-    dx = 0.5 * (ix1 - ix1_)
-    dy = 0.5 * (iy1 - iy1_)
-    eps = float(np.finfo(np.float32).eps)
-    dxx = ix1 - 2 * i0 + ix1_ + eps
-    dyy = iy1 - 2 * i0 + iy1_ + eps
-    dxy = 0.5 * (at(1, 1) - ix1 - iy1 + 2 * i0 - ix1_ - iy1_ + at(-1, -1))
-    det = dxx * dyy - dxy * dxy
-    ok = (keypoints[..., 0] >= 0) & (det != 0)
-    safe = np.where(ok, det, 1.0)
-    off_x = -(dyy * dx - dxy * dy) / safe
-    off_y = -(dxx * dy - dxy * dx) / safe
-    offset = np.where(ok[..., None], np.stack([off_x, off_y], axis=-1), 0.0)
-    return (keypoints.astype(np.float64) + offset).astype(np.float32)
+    half = np.float32(0.5)
+    grad = np.stack([half * (ix1 - ix1_), half * (iy1 - iy1_)], axis=-1)[..., None]  # (B, K, 2, 1)
+    dxx = ix1 - 2 * i0 + ix1_
+    dyy = iy1 - 2 * i0 + iy1_
+    dxy = half * (at(1, 1) - ix1 - iy1 + i0 + i0 - ix1_ - iy1_ + at(-1, -1))
+    hessian = np.stack([dxx, dxy, dxy, dyy], axis=-1).reshape(*dxx.shape, 2, 2)
+    hessian = hessian + np.finfo(np.float32).eps * np.eye(2)  # float64 from here, as in MMPose
+    singular = np.linalg.det(hessian) == 0
+    hessian[singular] = np.eye(2)
+    step = np.einsum("bkmn,bknl->bkml", np.linalg.inv(hessian), grad)[..., 0]
+    step[singular] = 0.0
+    return (keypoints.astype(np.float32) - step).astype(np.float32)
 
 
 def as_batch(heatmaps: np.ndarray) -> np.ndarray:

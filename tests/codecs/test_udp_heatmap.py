@@ -78,3 +78,43 @@ def test_combined_decode_takes_the_offset_at_the_blurred_disk_peak():
     assert 0 < score[0] < 1
     (empty,), (zero,) = codec.decode(np.zeros((3, 64, 48), np.float32))
     assert zero[0] == 0 and np.all(empty[0] < 0)  # nothing found: no offset added
+
+
+def _mmpose_style_decode(maps: np.ndarray) -> np.ndarray:
+    """UDP-DARK one map and one joint at a time, as MMPose writes it: a zero-padded
+    ``cv2.GaussianBlur`` rescaled to the map's maximum, clip, log, float32 differences, float64
+    inverse. Returns heatmap-pixel locations."""
+    import cv2
+
+    out = []
+    for m in maps:
+        y0, x0 = np.unravel_index(m.argmax(), m.shape)
+        padded = np.zeros((m.shape[0] + 10, m.shape[1] + 10), np.float32)
+        padded[5:-5, 5:-5] = m
+        blurred = cv2.GaussianBlur(padded, (11, 11), 0)[5:-5, 5:-5]
+        blurred *= m.max() / blurred.max()
+        g = np.pad(np.log(np.clip(blurred, 1e-3, 50.0)), 1, mode="edge")
+        x, y = x0 + 1, y0 + 1
+        grad = np.array([0.5 * (g[y, x + 1] - g[y, x - 1]), 0.5 * (g[y + 1, x] - g[y - 1, x])], np.float32)
+        dxx = g[y, x + 1] - 2 * g[y, x] + g[y, x - 1]
+        dyy = g[y + 1, x] - 2 * g[y, x] + g[y - 1, x]
+        dxy = 0.5 * (g[y + 1, x + 1] - g[y, x + 1] - g[y + 1, x] + g[y, x] + g[y, x]
+                     - g[y, x - 1] - g[y - 1, x] + g[y - 1, x - 1])
+        hessian = np.array([[dxx, dxy], [dxy, dyy]], np.float32) + np.finfo(np.float32).eps * np.eye(2)
+        out.append(np.array([x0, y0], np.float32) - np.linalg.inv(hessian) @ grad)
+    return np.array(out, np.float32)
+
+
+def test_dark_udp_on_near_flat_maps_gives_mmposes_keypoints():
+    """A near-flat map (an untrained or barely trained model's; MMPose-trained ViTPose files give
+    them) makes the Newton step ill-conditioned: it amplifies rounding a millionfold, so only
+    MMPose's own filter and rounding order give MMPose's keypoints (image keypoints of
+    `mlpose test`/`infer` equal MMPose's, issue 22; a batched blur moved them by up to 139 px)."""
+    import cv2
+
+    codec = UDPHeatmap((192, 256), (48, 64), sigma=2.0)
+    for seed in range(3):
+        coarse = (45.0 + np.random.default_rng(seed).normal(0, 1e-3, size=(17, 16, 12))).astype(np.float32)
+        maps = np.stack([cv2.resize(c, (48, 64), interpolation=cv2.INTER_LINEAR) for c in coarse])
+        (decoded,), _ = codec.decode(maps)
+        np.testing.assert_allclose(decoded, _mmpose_style_decode(maps) * codec.scale_factor, rtol=0, atol=1e-4)
