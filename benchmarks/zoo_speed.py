@@ -24,7 +24,7 @@ loader workers, no validation during training (``val_begin``), a log line per it
    boxes, the recipe's flip test), interleaved mlpose, MMPose, MMPose, mlpose: wall seconds of the
    whole process (start-up included) and peak memory of its process tree (loader workers included),
    polled with psutil: the sum of RSS, and of PSS (shared pages counted once).
-3. **infer** (RTMPose-m, or the families given): crops/s of mlpose's predictor and of MMPose's
+3. **infer** (RTMPose-m, or the families given): crops/s of mlpose's predictor (fp32, and bf16 ``--amp``) and of MMPose's
    ``inference_topdown`` (``benchmarks/mmpose_topdown_worker.py``) on the same images, boxes and
    weights, one call per image (2 people, flip test); crops/s of the ``mlpose infer`` job over the
    same images; then the network alone (no flip test, no decoding) at batch 32: torch eager and the
@@ -301,10 +301,11 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
         return out["crops"] / out["seconds"]
 
     predictor = PosePredictor.from_checkpoint(str(ckpt), config=str(cfg), device="cpu")
+    bf16 = PosePredictor.from_checkpoint(str(ckpt), config=str(cfg), device="cpu", amp=True)
 
-    def mlpose() -> float:
+    def mlpose(p=predictor) -> float:
         start = time.perf_counter()
-        crops = sum(len(people) for t in tasks for _, people in predictor.predict([t], batch_size=32))
+        crops = sum(len(people) for t in tasks for _, people in p.predict([t], batch_size=32))
         return crops / (time.perf_counter() - start)
 
     def job() -> float:
@@ -312,9 +313,10 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
                                                                       out=str(folder / "infer.json")))
         return done["people"] / done["seconds"]
 
-    mlpose(), mmpose(), job()  # warm-up
-    ours, theirs, jobs_rate = [mlpose()], [mmpose()], [job()]
+    mlpose(), mmpose(), job(), mlpose(bf16)  # warm-up
+    ours, theirs, jobs_rate, amp = [mlpose()], [mmpose()], [job()], [mlpose(bf16)]
     theirs.append(mmpose())
+    amp.append(mlpose(bf16))
     jobs_rate.append(job())
     ours.append(mlpose())
     worker.stdin.write("keypoints\n")
@@ -324,6 +326,8 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
     worker.stdin.close()
     worker.wait(timeout=60)
     gap = float(np.abs(theirs_kpts - np.stack([p.keypoints for p in people])).max())
+    ((_, people),) = bf16.predict(tasks[:1])
+    amp_gap = float(np.abs(theirs_kpts - np.stack([p.keypoints for p in people])).max())
 
     # the network alone at batch 32: torch eager and the exported ONNX file in onnxruntime
     onnx_file = folder / f"{family}.onnx"
@@ -351,7 +355,7 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
         eager.append(rate(lambda: predictor.model(crops)))
     del cv2
     return {"mlpose": statistics.mean(ours), "MMPose": statistics.mean(theirs), "job": statistics.mean(jobs_rate),
-            "gap": gap, "crops": sum(len(t.boxes) for t in tasks), "eager": statistics.mean(eager),
+            "amp": statistics.mean(amp), "gap": gap, "amp_gap": amp_gap, "crops": sum(len(t.boxes) for t in tasks), "eager": statistics.mean(eager),
             "onnx": statistics.mean(onnx)}
 
 
@@ -443,11 +447,12 @@ def report(s: Setup, trains: dict, tests: dict, infers: dict) -> None:
         rows = []
         for f, r in infers.items():
             rows.append([f, str(r["crops"]), f"{r['MMPose']:.1f}", f"{r['mlpose']:.1f}",
-                         f"**{r['mlpose'] / r['MMPose']:.2f}x**", f"{r['job']:.1f}", f"{r['job'] / r['MMPose']:.2f}x",
-                         f"{r['eager']:.1f}", f"{r['onnx']:.1f}", f"{r['onnx'] / r['eager']:.2f}x", f"{r['gap']:.2g}"])
+                         f"**{r['mlpose'] / r['MMPose']:.2f}x**", f"{r['amp']:.1f}", f"**{r['amp'] / r['MMPose']:.2f}x**",
+                         f"{r['job']:.1f}", f"{r['job'] / r['MMPose']:.2f}x",
+                         f"{r['eager']:.1f}", f"{r['onnx']:.1f}", f"{r['onnx'] / r['eager']:.2f}x", f"{r['gap']:.2g} / {r['amp_gap']:.2g}"])
         print(table(["family", "crops", "MMPose inference_topdown", "mlpose predictor, per image",
-                     "speed-up (goal >= 1.4x)", "`mlpose infer` job", "job / MMPose", "network only, torch, batch 32",
-                     "network only, ONNX Runtime, batch 32", "ONNX / torch", "max keypoint gap px"], rows))
+                     "speed-up (goal >= 1.4x)", "predictor --amp (bf16)", "--amp / MMPose", "`mlpose infer` job", "job / MMPose", "network only, torch, batch 32",
+                     "network only, ONNX Runtime, batch 32", "ONNX / torch", "max keypoint gap px (fp32 / bf16)"], rows))
 
 
 def main() -> None:
