@@ -162,10 +162,42 @@ val_pipeline = [
 ]
 """
 
+# ViTPose-S (classic decoder, UDP): input 64x96, so the 16-pixel patches give a 4x6 token grid and
+# the two 4x deconvolutions a 16x24 heatmap; the layer-decay AdamW, warm-up and steps of the file.
+VITPOSE_S = """
+_base_ = ['{mim}/configs/body_2d_keypoint/topdown_heatmap/coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py']
+
+train_cfg = dict(max_epochs={epochs}, val_interval={val_interval})
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end={warmup}, start_factor=0.001, by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end={epochs}, milestones={milestones}, gamma=0.1, by_epoch=True),
+]
+codec = dict(type='UDPHeatmap', input_size=(64, 96), heatmap_size=(16, 24), sigma=2)
+model = dict(backbone=dict(img_size=(96, 64), init_cfg=None), head=dict(decoder=codec))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
+    dict(type='PackPoseInputs'),
+]
+"""
+
 FAMILIES = {
     # name: (template, default epochs, batch size)
     "rtmpose-t": (RTMPOSE_T, 10, 16),
     "hrnet-w32": (HRNET_W32, 10, 16),
+    "vitpose-s": (VITPOSE_S, 10, 16),
 }
 
 
