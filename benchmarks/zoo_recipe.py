@@ -142,7 +142,11 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end={epochs}, milestones={milestones}, gamma=0.1, by_epoch=True),
 ]
 codec = dict(type='MSRAHeatmap', input_size=(64, 96), heatmap_size=(16, 24), sigma=2)
-model = dict(backbone=dict(init_cfg=None), head=dict(decoder=codec))
+# HRNet's own initialisation (the class default), in place of the file's pretrained URL: init_cfg=None
+# would leave MMPose with PyTorch's default init while mlpose's HRNet always starts from this one
+model = dict(backbone=dict(init_cfg=[dict(type='Normal', std=0.001, layer=['Conv2d']),
+                                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
+             head=dict(decoder=codec))
 
 train_pipeline = [
     dict(type='LoadImage'),
