@@ -212,7 +212,7 @@ def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_siz
         ``(B, K, 2)`` float32 refined locations (a new array).
     """
     logmap = np.log(np.clip(gaussian_blur(heatmaps, blur_kernel_size), 1e-3, 50.0))
-    padded = np.pad(logmap, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge").astype(np.float32)
+    padded = np.pad(logmap, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")  # float32, as the blur
     x = keypoints[..., 0].astype(np.int64) + 1
     y = keypoints[..., 1].astype(np.int64) + 1
 
