@@ -129,73 +129,57 @@ custom_hooks = [
 ]
 """
 
+# The heatmap recipes' shared parts: the files' LinearLR warm-up and MultiStepLR steps, scaled to the
+# run, and the files' own pipelines at the codec's input size (USE_UDP: the codec's TopdownAffine).
+HEATMAP_SCHEDULE = """
+train_cfg = dict(max_epochs={epochs}, val_interval={val_interval})
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end={warmup}, start_factor=0.001, by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end={epochs}, milestones={milestones}, gamma=0.1, by_epoch=True),
+]
+"""
+HEATMAP_PIPELINES = """
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=USE_UDP),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=USE_UDP),
+    dict(type='PackPoseInputs'),
+]
+"""
+
 # HRNet-W32 (same model, full width): input 64x96 (w x h; HRNet's fuse layers upsample by fixed
 # factors, so both sides must divide by 32: 48x64 fails in both tools), heatmap 16x24 (input / 4),
 # sigma 2 as the file.
 # Warm-up 500 iterations in the file; epochs and the 170/200 steps scaled from 210.
 HRNET_W32 = """
 _base_ = ['{mim}/configs/body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
-
-train_cfg = dict(max_epochs={epochs}, val_interval={val_interval})
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end={warmup}, start_factor=0.001, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end={epochs}, milestones={milestones}, gamma=0.1, by_epoch=True),
-]
+""" + HEATMAP_SCHEDULE + """
 codec = dict(type='MSRAHeatmap', input_size=(64, 96), heatmap_size=(16, 24), sigma=2)
 # HRNet's own initialisation (the class default), in place of the file's pretrained URL: init_cfg=None
 # would leave MMPose with PyTorch's default init while mlpose's HRNet always starts from this one
 model = dict(backbone=dict(init_cfg=[dict(type='Normal', std=0.001, layer=['Conv2d']),
                                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
              head=dict(decoder=codec))
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomHalfBody'),
-    dict(type='RandomBBoxTransform'),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
-"""
+""" + HEATMAP_PIPELINES.replace("USE_UDP", "False")
 
 # ViTPose-S (classic decoder, UDP): input 64x96, so the 16-pixel patches give a 4x6 token grid and
 # the two 4x deconvolutions a 16x24 heatmap; the layer-decay AdamW, warm-up and steps of the file.
 VITPOSE_S = """
 _base_ = ['{mim}/configs/body_2d_keypoint/topdown_heatmap/coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py']
-
-train_cfg = dict(max_epochs={epochs}, val_interval={val_interval})
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end={warmup}, start_factor=0.001, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end={epochs}, milestones={milestones}, gamma=0.1, by_epoch=True),
-]
+""" + HEATMAP_SCHEDULE + """
 codec = dict(type='UDPHeatmap', input_size=(64, 96), heatmap_size=(16, 24), sigma=2)
 model = dict(backbone=dict(img_size=(96, 64), init_cfg=None), head=dict(decoder=codec))
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomHalfBody'),
-    dict(type='RandomBBoxTransform'),
-    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
-    dict(type='PackPoseInputs'),
-]
-"""
+""" + HEATMAP_PIPELINES.replace("USE_UDP", "True")
 
 FAMILIES = {
     # name: (template, default epochs, batch size)
