@@ -131,42 +131,63 @@ def served_latency(ckpt: Path, images: list[Path], dets: Path, folder: Path, req
           f"(one 256x256 JPEG, 2 boxes; server start {server.startup_s:.1f} s)")
 
 
-def mmpose_ratio(python: str, ckpt: Path, images: list[Path], dets: Path, folder: Path) -> None:
-    tasks = tasks_of(images[:8], dets)
-    jobs = [{"image": str(p), "boxes": np.c_[t.boxes[:, :2], t.boxes[:, :2] + t.boxes[:, 2:]].tolist()}  # xyxy
-            for p, t in zip(images[:8], tasks)]
-    (folder / "jobs.json").write_text(json.dumps(jobs))
-    weights = folder / "res50-weights.pth"
-    torch.save(torch.load(ckpt, weights_only=True)["state_dict"], weights)
-    worker = subprocess.Popen([python, str(Path(__file__).with_name("mmpose_topdown_worker.py")), str(MMPOSE_CONFIG),
-                               str(weights), str(folder / "jobs.json")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}, cwd=folder)
-    assert json.loads(worker.stdout.readline())["ready"]
+class TopdownWorker:
+    """MMPose's ``inference_topdown`` in MMPose's own venv (``mmpose_topdown_worker.py``), on the same
+    images and boxes as ``tasks``: ``rate()`` times one pass (crops/s), ``keypoints()`` gives the first
+    image's people and ends the worker. The jobs file is written to ``folder``."""
 
-    def mmpose() -> float:
-        worker.stdin.write("run\n")
-        worker.stdin.flush()
-        out = json.loads(worker.stdout.readline())
+    def __init__(self, python: str, config: Path, weights: Path, images: list[Path], tasks: list[ImageTask],
+                 folder: Path, env: dict):
+        jobs = [{"image": str(p), "boxes": np.c_[t.boxes[:, :2], t.boxes[:, :2] + t.boxes[:, 2:]].tolist()}  # xyxy
+                for p, t in zip(images, tasks)]
+        (folder / "jobs.json").write_text(json.dumps(jobs))
+        self.proc = subprocess.Popen([python, str(Path(__file__).with_name("mmpose_topdown_worker.py")), str(config),
+                                      str(weights), str(folder / "jobs.json")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=folder)
+        assert self._ask(None)["ready"]
+
+    def _ask(self, command: str | None):
+        if command is not None:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def rate(self) -> float:
+        out = self._ask("run")
         return out["crops"] / out["seconds"]
 
+    def keypoints(self) -> np.ndarray:
+        kpts = np.asarray(self._ask("keypoints"))
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        return kpts
+
+
+def per_image_rate(predictor: PosePredictor, tasks: list[ImageTask]) -> float:
+    """Crops/s of ``predictor`` called once per image, as ``inference_topdown`` is."""
+    start = time.perf_counter()
+    crops = sum(len(people) for t in tasks for _, people in predictor.predict([t], batch_size=32))
+    return crops / (time.perf_counter() - start)
+
+
+def keypoint_gap(predictor: PosePredictor, task: ImageTask, theirs: np.ndarray) -> float:
+    """Largest keypoint difference (px) between ``predictor``'s people of ``task`` and ``theirs``."""
+    ((_, people),) = predictor.predict([task])
+    return float(np.abs(theirs - np.stack([p.keypoints for p in people])).max())
+
+
+def mmpose_ratio(python: str, ckpt: Path, images: list[Path], dets: Path, folder: Path) -> None:
+    tasks = tasks_of(images[:8], dets)
+    weights = folder / "res50-weights.pth"
+    torch.save(torch.load(ckpt, weights_only=True)["state_dict"], weights)
+    worker = TopdownWorker(python, MMPOSE_CONFIG, weights, images[:8], tasks, folder,
+                           {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
     predictor = PosePredictor.from_checkpoint(str(ckpt), device="cpu")
-
-    def mlpose() -> float:
-        start = time.perf_counter()
-        crops = sum(len(people) for t in tasks for _, people in predictor.predict([t], batch_size=32))
-        return crops / (time.perf_counter() - start)
-
-    mlpose(), mmpose()  # warm-up
-    ours, theirs = [mlpose()], [mmpose()]
-    theirs.append(mmpose())
-    ours.append(mlpose())
-    worker.stdin.write("keypoints\n")
-    worker.stdin.flush()
-    theirs_kpts = np.asarray(json.loads(worker.stdout.readline()))
-    ((_, people),) = predictor.predict(tasks[:1])
-    worker.stdin.close()
-    worker.wait(timeout=60)
-    gap = np.abs(theirs_kpts - np.stack([p.keypoints for p in people])).max()
+    per_image_rate(predictor, tasks), worker.rate()  # warm-up
+    ours, theirs = [per_image_rate(predictor, tasks)], [worker.rate()]
+    theirs.append(worker.rate())
+    ours.append(per_image_rate(predictor, tasks))
+    gap = keypoint_gap(predictor, tasks[0], worker.keypoints())
     print(f"res50 top-down inference, one call per image (2 crops, flip test): mlpose {statistics.mean(ours):.2f} "
           f"crops/s, MMPose inference_topdown {statistics.mean(theirs):.2f} crops/s: mlpose "
           f"{statistics.mean(ours) / statistics.mean(theirs):.2f}x (keypoints agree within {gap:.2f} px)")

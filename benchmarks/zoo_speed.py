@@ -49,8 +49,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations would ask the network for a newer version
 TOPDOWN = "body_2d_keypoint/topdown_heatmap/coco/"
@@ -267,7 +265,8 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
     import torch
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from infer import tasks_of, two_person_images  # benchmarks/infer.py: the same images and boxes
+    from infer import (TopdownWorker, keypoint_gap, per_image_rate,  # benchmarks/infer.py: the same images,
+                       tasks_of, two_person_images)  # boxes and timing
 
     from mlpose.engine.predict import InferOptions, infer
     from mlpose.inference import PosePredictor
@@ -281,53 +280,29 @@ def infer_family(s: Setup, family: str, images_n: int = 16) -> dict:
     else:
         images, dets = sorted((folder / "data" / "two").iterdir()), folder / "dets.json"
     tasks = tasks_of(images, dets)
-    jobs = [{"image": str(p), "boxes": np.c_[t.boxes[:, :2], t.boxes[:, :2] + t.boxes[:, 2:]].tolist()}  # xyxy
-            for p, t in zip(images, tasks)]
-    (folder / "jobs.json").write_text(json.dumps(jobs))
     from mlpose.runtime.checkpoint_io import load_checkpoint
     from mlpose.runtime.foreign import model_weights
 
     weights = folder / "weights.pth"  # the averaged weights MMPose's file holds (what both tools load)
     torch.save(model_weights(load_checkpoint(ckpt)), weights)
-    worker = subprocess.Popen([s.args.mmpose_python, str(Path(__file__).with_name("mmpose_topdown_worker.py")),
-                               str(cfg), str(weights), str(folder / "jobs.json")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=s.mm_env, cwd=folder)
-    assert json.loads(worker.stdout.readline())["ready"]
-
-    def mmpose() -> float:
-        worker.stdin.write("run\n")
-        worker.stdin.flush()
-        out = json.loads(worker.stdout.readline())
-        return out["crops"] / out["seconds"]
-
+    worker = TopdownWorker(s.args.mmpose_python, cfg, weights, images, tasks, folder, s.mm_env)
     predictor = PosePredictor.from_checkpoint(str(ckpt), config=str(cfg), device="cpu")
     bf16 = PosePredictor.from_checkpoint(str(ckpt), config=str(cfg), device="cpu", amp=True)
-
-    def mlpose(p=predictor) -> float:
-        start = time.perf_counter()
-        crops = sum(len(people) for t in tasks for _, people in p.predict([t], batch_size=32))
-        return crops / (time.perf_counter() - start)
 
     def job() -> float:
         done = infer([str(p) for p in images], str(ckpt), InferOptions(boxes=str(dets), config=str(cfg),
                                                                       out=str(folder / "infer.json")))
         return done["people"] / done["seconds"]
 
-    mlpose(), mmpose(), job(), mlpose(bf16)  # warm-up
-    ours, theirs, jobs_rate, amp = [mlpose()], [mmpose()], [job()], [mlpose(bf16)]
-    theirs.append(mmpose())
-    amp.append(mlpose(bf16))
+    per_image_rate(predictor, tasks), worker.rate(), job(), per_image_rate(bf16, tasks)  # warm-up
+    ours, theirs = [per_image_rate(predictor, tasks)], [worker.rate()]
+    jobs_rate, amp = [job()], [per_image_rate(bf16, tasks)]
+    theirs.append(worker.rate())
+    amp.append(per_image_rate(bf16, tasks))
     jobs_rate.append(job())
-    ours.append(mlpose())
-    worker.stdin.write("keypoints\n")
-    worker.stdin.flush()
-    theirs_kpts = np.asarray(json.loads(worker.stdout.readline()))
-    ((_, people),) = predictor.predict(tasks[:1])
-    worker.stdin.close()
-    worker.wait(timeout=60)
-    gap = float(np.abs(theirs_kpts - np.stack([p.keypoints for p in people])).max())
-    ((_, people),) = bf16.predict(tasks[:1])
-    amp_gap = float(np.abs(theirs_kpts - np.stack([p.keypoints for p in people])).max())
+    ours.append(per_image_rate(predictor, tasks))
+    theirs_kpts = worker.keypoints()
+    gap, amp_gap = keypoint_gap(predictor, tasks[0], theirs_kpts), keypoint_gap(bf16, tasks[0], theirs_kpts)
 
     # the network alone at batch 32: torch eager and the exported ONNX file in onnxruntime
     onnx_file = folder / f"{family}.onnx"
