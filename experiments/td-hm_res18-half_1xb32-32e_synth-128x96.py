@@ -47,6 +47,7 @@ val_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=32,
+    drop_last=True,  # full batches only (MMEngine's default, False, ends each epoch on a partial one)
     num_workers=1,
     dataset=dict(
         _delete_=True,

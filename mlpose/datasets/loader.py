@@ -156,11 +156,19 @@ class ForkSharingDataLoader(DataLoader):
             yield batch
 
 
+def iters_per_epoch(loader: DataLoader) -> int:
+    """Batches one epoch of this rank gives: a last, partial batch counts unless ``drop_last``."""
+    samples, batch_size = loader.sampler.num_samples, loader.batch_size
+    return samples // batch_size if loader.drop_last else -(-samples // batch_size)
+
+
 def build_dataloader(loader_cfg: dict, path: str, *, seed: int, rank: int, world_size: int,
                      train: bool, collate_fn, device_type: str = "cpu", skip_bad_images: bool = False) -> DataLoader:
     """Build ``<split>_dataloader`` from config (dataset via the DATASETS registry).
 
-    ``num_workers`` defaults to ``'auto'`` (:func:`auto_num_workers` for ``device_type``);
+    Training keeps the last, partial batch of an epoch unless ``drop_last=True`` (MMEngine's default,
+    so MMPose's files, which leave it unset, run the iterations they run there); evaluation never
+    drops. ``num_workers`` defaults to ``'auto'`` (:func:`auto_num_workers` for ``device_type``);
     ``pin_memory`` defaults to True on CUDA (page-locked batches copy to the GPU
     asynchronously); ``persistent_workers`` and ``prefetch_factor`` are passed through.
     ``skip_bad_images``: items whose image is missing or undecodable are replaced by the next
@@ -185,7 +193,7 @@ def build_dataloader(loader_cfg: dict, path: str, *, seed: int, rank: int, world
         num_workers=workers,
         collate_fn=collate_fn,
         pin_memory=device_type == "cuda" and torch.cuda.is_available() and (pin is None or pin),
-        drop_last=train and loader_cfg.get("drop_last", True),
+        drop_last=train and loader_cfg.get("drop_last", False),  # MMEngine's (torch's) default
         **{k: v for k, v in extra.items() if v is not None},
     )
     if skip_bad_images:

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from mlpose.config import config_text
 from mlpose.datasets import pose_collate
-from mlpose.datasets.loader import build_dataloader
+from mlpose.datasets.loader import build_dataloader, iters_per_epoch
 from mlpose.engine.checkpoint import CheckpointManager
 from mlpose.engine.checkpointer import Checkpointer, ModelState, OptimizerState, RngState, load_weights
 from mlpose.engine.context import RunContext, snapshot_env
@@ -88,9 +88,10 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     model, ddp_model = build_model(ctx, compile=True)
     train_loader = build_loader(ctx, "train", train=True)
     sampler, batch_size = train_loader.sampler, train_loader.batch_size
-    if sampler.num_samples < batch_size:
+    if iters_per_epoch(train_loader) == 0:  # drop_last with fewer samples than one batch
         raise ConfigError(f"train_dataloader: {sampler.num_samples} samples per process is fewer than "
-                          f"batch_size={batch_size}; use a smaller batch or more data")
+                          f"batch_size={batch_size} with drop_last=True; use a smaller batch, more data or "
+                          f"drop_last=False")
     validate = not opts.no_validate and bool(cfg.get("val_dataloader")) and bool(cfg.get("val_evaluator"))
     val_loader = build_loader(ctx, "val", train=False) if validate else None
     val_evaluator = build_split_evaluator(ctx, "val", val_loader) if validate else None
@@ -100,8 +101,7 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     if opts.auto_scale_lr or (cfg.get("auto_scale_lr") or {}).get("enable"):  # the flag or MMEngine's key
         _auto_scale_lr(ctx, batch_size)
     optimizer = build_optimizer(model, cfg.optim_wrapper)
-    iters_per_epoch = sampler.num_samples // batch_size
-    schedule = LRSchedule(cfg.get("param_scheduler"), iters_per_epoch)
+    schedule = LRSchedule(cfg.get("param_scheduler"), iters_per_epoch(train_loader))
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp and ctx.device.type == "cuda")
     state = TrainState()
     ema, switch = _custom_hooks(cfg.get("custom_hooks") or [], model, train_loader)

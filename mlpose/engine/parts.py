@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mlpose.datasets.loader import iters_per_epoch
 from mlpose.datasets.sampler import EpochSampler
 from mlpose.engine.checkpointer import Checkpointer
 from mlpose.engine.context import RunContext
@@ -141,4 +142,4 @@ class TrainParts:
 
     @property
     def iters_per_epoch(self) -> int:
-        return self.train_sampler.num_samples // self.batch_size
+        return iters_per_epoch(self.train_loader)
