@@ -2,8 +2,9 @@
 
 Everything they use is an argument: the parts of the run (:class:`~mlpose.engine.parts.TrainParts`,
 built by :func:`mlpose.engine.build.build_train_parts`) and the tracker (MLflow on rank 0, a
-no-op elsewhere). Scalars stay on the device between log intervals: the only host syncs in an
-iteration are at ``log_interval`` boundaries.
+no-op elsewhere). Scalars stay on the device between log lines (every ``log_interval`` iterations of an
+epoch, as MMEngine counts them, and at its end): the only host syncs in an
+iteration are at those lines.
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def fit(p: TrainParts, tracker: Tracker) -> dict:
             state.iteration += 1
             state.epoch_iter += 1
 
-            if state.iteration % p.log_interval == 0 or state.epoch_iter == iters_per_epoch:
+            if state.epoch_iter % p.log_interval == 0 or state.epoch_iter == iters_per_epoch:  # MMEngine: inner iterations
                 means = dict(zip(names, (sums / count).tolist()))  # the one host sync
                 if not math.isfinite(means["loss"]):
                     raise FloatingPointError(f"training loss is {means['loss']} at iteration {state.iteration} "

@@ -58,6 +58,24 @@ def test_train_writes_log_line_scalars_tensorboard_and_checkpoints(tmp_path, tin
     assert ckpt["state"]["epoch"] == 2 and ckpt["state"]["epoch_iter"] == 0
 
 
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_epoch_keeps_the_partial_batch_unless_drop_last_and_logs_where_mmengine_does(tmp_path, tiny_data,
+                                                                                    mlflow_env, drop_last):
+    people = sum(1 for a in json.loads((tiny_data / "annotations/person_keypoints_train.json").read_text())
+                 ["annotations"] if max(a["keypoints"][2::3]) > 0)
+    assert people % 5, "the data must end each epoch on a partial batch of 5"
+    _train(tmp_path, tiny_data, cfg={"train_dataloader.drop_last": drop_last, "train_dataloader.batch_size": 5,
+                                     "tracking.enabled": False})
+    per_epoch = people // 5 if drop_last else -(-people // 5)
+    log_dir = _log_dir(tmp_path / "run")
+    positions = [tuple(int(g) for g in LOG_LINE.match(line).group(2, 3, 4))
+                 for line in (log_dir / f"{log_dir.name}.log").read_text().splitlines() if "Epoch(train)" in line]
+    # MMEngine's by-epoch log line: every `interval` iterations of the epoch (interval 2), and its last
+    inner = sorted({*range(2, per_epoch + 1, 2), per_epoch})
+    assert positions == [(epoch, i, per_epoch) for epoch in (1, 2) for i in inner]
+    assert load_checkpoint(tmp_path / "run" / "epoch_2.pth")["state"]["iteration"] == 2 * per_epoch
+
+
 def test_two_deterministic_runs_give_bit_identical_weights(tmp_path, tiny_data, mlflow_env):
     _train(tmp_path, tiny_data, "a", epochs=1)
     _train(tmp_path, tiny_data, "b", epochs=1)
