@@ -15,9 +15,10 @@ gets ``EMAHook`` (``ExpMomentumEMA``, the values of MMPose's RTMPose-s/m/l files
 fp32 on CPU with no loader workers, validated every ``val_interval`` epochs (GT boxes, flip test as
 the file says).
 
-Runs are interleaved per seed (mlpose, MMPose, then MMPose, mlpose) and a row prints as each one ends,
-so a cut-off run still leaves its table. Per family: final coco/AP of each run, the AP curve, and
-|mean mlpose - mean MMPose| against the seed noise |seed0 - seed1| within each tool.
+Runs are interleaved per seed (mlpose, MMPose, then MMPose, mlpose); ``--parallel`` starts all of a
+family's runs at once. Per family: final coco/AP of each run, the AP curve, the epoch-mean training
+losses (both tools average the same iterations), and |mean mlpose - mean MMPose| against the seed
+noise (the range of each tool's final APs) and in standard errors of the difference.
 
 MMPose's ``Albumentation`` transform needs ``albumentations``, which the MMPose venv lacks and this
 machine cannot download: ``--extra-path`` (default: a folder of links to mlpose's venv copies, made
@@ -37,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIND_MIM = ("import importlib.util, pathlib; spec = importlib.util.find_spec('mmpose'); "
             "print(pathlib.Path(list(spec.submodule_search_locations)[0]) / '.mim')")
+LOG_INTERVAL = 10  # default_hooks.logger.interval of the derived configs
 #: what MMPose's Albumentation needs that its venv lacks (linked from mlpose's venv)
 ALBU_PACKAGES = ("albucore", "albumentations", "annotated_types", "pydantic", "pydantic_core",
                  "typing_inspection", "simsimd", "simsimd.libs", "simsimd.cpython-311-x86_64-linux-gnu.so",
@@ -56,8 +58,11 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/person_keypoints_val.json')
 test_evaluator = val_evaluator
 randomness = dict(seed=0)  # set per run with --cfg-options (mlpose only overrides keys the file has)
-default_hooks = dict(logger=dict(interval=10),
+default_hooks = dict(logger=dict(interval={log_interval}),
                      checkpoint=dict(interval=1000, save_best=None, save_last=True))
+# MMPose's default_runtime averages the logged loss over the last 50 iterations (across epochs), mlpose
+# over the log interval: one window for both, so the epoch losses compare like with like
+log_processor = dict(window_size={log_interval})
 """
 
 # RTMPose-t: input 96x128 (w, h), half of 192x256: SimCC bins = input x split ratio 2, sigma halved
@@ -195,6 +200,7 @@ def derived_config(family: str, mim: Path, data: Path, epochs: int, batch_size: 
     template, _, _ = FAMILIES[family]
     total = epochs * iters_per_epoch
     fields = dict(mim=mim, data=data, epochs=epochs, batch_size=batch_size, val_interval=val_interval,
+                  log_interval=LOG_INTERVAL,
                   stage2=max(1, round(epochs * 30 / 420)),  # RTMPose: last 30 of 420 epochs on stage 2
                   warmup=warmup or max(1, min(1000, total // 10)),  # the files' warm-up, at most a tenth of the run
                   milestones=[round(epochs * 170 / 210), round(epochs * 200 / 210)])
@@ -218,11 +224,17 @@ def ap_curve(work_dir: Path) -> list[float]:
     return curve
 
 
-def epoch_losses(log: str) -> list[float]:
-    """Mean logged training loss of each epoch (the ``Epoch(train) [e][i/n] ... loss: x`` lines of both)."""
+def epoch_losses(log: str, interval: int = LOG_INTERVAL) -> list[float]:
+    """Mean logged training loss of each epoch, from the ``Epoch(train) [e][i/n] ... loss: x`` lines of both.
+
+    Only the lines at multiples of ``interval``: MMEngine skips the epoch's last, shorter window
+    (``ignore_last``), mlpose logs it; with ``log_processor.window_size`` = interval both average the
+    same iterations.
+    """
     per_epoch: dict[int, list[float]] = {}
-    for epoch, loss in re.findall(r"Epoch\(train\)\s*\[(\d+)\]\[[ \d]+/\d+\].*? loss: ([0-9.]+)", log):
-        per_epoch.setdefault(int(epoch), []).append(float(loss))
+    for epoch, i, loss in re.findall(r"Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/\d+\].*? loss: ([0-9.]+)", log):
+        if int(i) % interval == 0:
+            per_epoch.setdefault(int(epoch), []).append(float(loss))
     return [sum(v) / len(v) for _, v in sorted(per_epoch.items())]
 
 
@@ -318,17 +330,21 @@ def fmt(x: float) -> str:
 
 
 def family_summary(family: str, rows: list[dict]) -> str:
-    """|mean mlpose - mean MMPose| against each tool's |seed0 - seed1|."""
+    """|mean mlpose - mean MMPose| against each tool's seed noise (the range of its final APs), and the
+    gap in standard errors of the difference of the means (sample standard deviations)."""
     by_tool = {t: [r["ap"] for r in rows if r["tool"] == t] for t in ("mlpose", "MMPose")}
     if any(len(aps) < 2 or any(ap != ap for ap in aps) for aps in by_tool.values()):  # ap != ap: NaN
-        return f"| {family} | (incomplete: {', '.join(f'{t} {len(v)} runs' for t, v in by_tool.items())}) | | | | |"
+        return f"| {family} | (incomplete: {', '.join(f'{t} {len(v)} runs' for t, v in by_tool.items())}) | | | | | |"
     mean = {t: sum(v) / len(v) for t, v in by_tool.items()}
-    noise = {t: abs(v[0] - v[1]) for t, v in by_tool.items()}
+    noise = {t: max(v) - min(v) for t, v in by_tool.items()}
+    var = {t: sum((x - mean[t]) ** 2 for x in v) / (len(v) - 1) for t, v in by_tool.items()}
     gap = abs(mean["mlpose"] - mean["MMPose"])
-    within = gap <= max(noise.values())
+    se = sum(var[t] / len(by_tool[t]) for t in by_tool) ** 0.5
     ratio = gap / max(noise.values()) if max(noise.values()) > 0 else float("inf")
+    within = gap <= max(noise.values())
     return (f"| {family} | {fmt(mean['mlpose'])} | {fmt(mean['MMPose'])} | {fmt(gap)} | "
-            f"{fmt(noise['mlpose'])} | {fmt(noise['MMPose'])} | {ratio:.2f} | {'yes' if within else 'NO'} |")
+            f"{fmt(noise['mlpose'])} | {fmt(noise['MMPose'])} | {ratio:.2f} | {gap / se if se else float('inf'):.2f} | "
+            f"{'yes' if within else 'NO'} |")
 
 
 def main() -> None:
@@ -346,7 +362,7 @@ def main() -> None:
     p.add_argument("--val-images", type=int, default=64)
     p.add_argument("--image-size", default="128x128")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--parallel", action="store_true", help="run mlpose and MMPose of one seed at once")
+    p.add_argument("--parallel", action="store_true", help="start all runs of a family at once (each on --threads)")
     p.add_argument("--tools", nargs="+", default=["mlpose", "MMPose"])
     p.add_argument("--summarize", action="store_true", help="print the tables of the runs in OUT/work, run nothing")
     p.add_argument("--extra-path", type=Path, default=Path("/tmp/recipe-albu"))
@@ -373,32 +389,31 @@ def main() -> None:
               f"{epochs} epochs)\n", flush=True)
         print("| family | tool | seed | final AP | AP per val (epoch:AP) | wall s | rc |\n|---|---|---|---|---|---|---|",
               flush=True)
+        work = args.out / "work" / family
+        order = [(seed, tool) for i, seed in enumerate(args.seeds)  # interleaved: mlpose, MMPose, MMPose, mlpose
+                 for tool in (args.tools if i % 2 == 0 else reversed(args.tools))]
         rows = results[family] = []
-        for i, seed in enumerate(args.seeds):
-            order = args.tools if i % 2 == 0 else list(reversed(args.tools))
+        for group in ([order] if args.parallel or args.summarize else [[run] for run in order]):
             if args.summarize:  # the runs already in OUT/work (result.json, else the logs)
-                done = [load_run(t, seed, args.out / "work" / family / f"{t}-s{seed}") for t in order]
-            else:
-                done = []
-                for tools in ([order] if args.parallel else [[t] for t in order]):  # --parallel: both at once
-                    runs = [start_run(t, config, seed, args.out / "work" / family / f"{t}-s{seed}", args)
-                            for t in tools]
-                    while any("end" not in r for r in runs):  # each run's own end, for its wall time
-                        for r in runs:
-                            if "end" not in r and r["proc"].poll() is not None:
-                                r["end"] = time.perf_counter()
-                        time.sleep(0.5)
-                    done.extend(finish_run(r) for r in runs)
+                done = [load_run(tool, seed, work / f"{tool}-s{seed}") for seed, tool in group]
+            else:  # --parallel: all at once; a row prints as each group ends, so a cut-off run leaves its table
+                runs = [start_run(tool, config, seed, work / f"{tool}-s{seed}", args) for seed, tool in group]
+                while any("end" not in r for r in runs):  # each run's own end, for its wall time
+                    for r in runs:
+                        if "end" not in r and r["proc"].poll() is not None:
+                            r["end"] = time.perf_counter()
+                    time.sleep(0.5)
+                done = [finish_run(r) for r in runs]
             rows.extend(done)
             for r in done:
                 curve = " ".join(f"{e}:{ap:.3f}" for e, ap in zip(val_epochs(epochs, args.val_interval), r["curve"]))
-                print(f"| {family} | {r['tool']} | {seed} | {fmt(r['ap'])} | {curve} | {r['wall']:.0f} | {r['rc']} |",
-                      flush=True)
+                print(f"| {family} | {r['tool']} | {r['seed']} | {fmt(r['ap'])} | {curve} | {r['wall']:.0f} | "
+                      f"{r['rc']} |", flush=True)
         print("\n| family | tool | seed | mean training loss per epoch (1, 2, ...) |\n|---|---|---|---|")
         for r in sorted(rows, key=lambda r: (r["seed"], r["tool"])):
             print(f"| {family} | {r['tool']} | {r['seed']} | {' '.join(f'{x:.4f}' for x in r['losses'])} |")
-        print("\n| family | mean mlpose | mean MMPose | abs gap | mlpose seed noise | MMPose seed noise "
-              "| gap / max noise | within noise |\n|---|---|---|---|---|---|---|---|", flush=True)
+        print("\n| family | mean mlpose | mean MMPose | abs gap | mlpose seed range | MMPose seed range "
+              "| gap / max range | gap / s.e. | within range |\n|---|---|---|---|---|---|---|---|---|", flush=True)
         print(family_summary(family, rows), flush=True)
 
 
