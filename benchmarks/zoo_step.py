@@ -53,7 +53,8 @@ def mmpose_worker(config: str, out: str, steps: int, batch: int) -> None:
         return model.head.forward(model.extract_feat((x - pre.mean) / pre.std))
 
     with torch.no_grad():  # the head's output shapes (eval: BatchNorm statistics untouched)
-        outputs = model.eval() and forward()
+        model.eval()
+        outputs = forward()
     model.train()
     shapes = [t.shape for t in (outputs if isinstance(outputs, tuple) else (outputs,))]
     targets = [torch.rand(shape, generator=gen) for shape in shapes]
@@ -105,9 +106,9 @@ def mlpose_row(config: str, ref: dict, channels_last: bool) -> str:
     after = model.state_dict()
     worst = max(((after[k].float() - v.float()).abs().max().item(), k) for k, v in ref["after"].items()
                 if v.is_floating_point())
-    fmt = " ".join(f"{x:.6g}" for x in losses)
-    return (f"| {Path(config).name} | {'channels-last' if channels_last else 'NCHW'} | {grad_gap:.1e} | {fmt} | "
-            f"{' '.join(f'{x:.6g}' for x in ref['losses'])} | {worst[0]:.1e} ({worst[1]}) |")
+    fmt = lambda values: " ".join(f"{x:.6g}" for x in values)  # noqa: E731
+    return (f"| {Path(config).name} | {'channels-last' if channels_last else 'NCHW'} | {grad_gap:.1e} | "
+            f"{fmt(losses)} | {fmt(ref['losses'])} | {worst[0]:.1e} ({worst[1]}) |")
 
 
 def main() -> None:
