@@ -88,7 +88,8 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     model, ddp_model = build_model(ctx, compile=True)
     train_loader = build_loader(ctx, "train", train=True)
     sampler, batch_size = train_loader.sampler, train_loader.batch_size
-    if iters_per_epoch(train_loader) == 0:  # drop_last with fewer samples than one batch
+    epoch_iters = iters_per_epoch(train_loader)
+    if epoch_iters == 0:  # drop_last with fewer samples than one batch
         raise ConfigError(f"train_dataloader: {sampler.num_samples} samples per process is fewer than "
                           f"batch_size={batch_size} with drop_last=True; use a smaller batch, more data or "
                           f"drop_last=False")
@@ -101,7 +102,7 @@ def build_train_parts(ctx: RunContext, opts: TrainOptions) -> TrainParts:
     if opts.auto_scale_lr or (cfg.get("auto_scale_lr") or {}).get("enable"):  # the flag or MMEngine's key
         _auto_scale_lr(ctx, batch_size)
     optimizer = build_optimizer(model, cfg.optim_wrapper)
-    schedule = LRSchedule(cfg.get("param_scheduler"), iters_per_epoch(train_loader))
+    schedule = LRSchedule(cfg.get("param_scheduler"), epoch_iters)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp and ctx.device.type == "cuda")
     state = TrainState()
     ema, switch = _custom_hooks(cfg.get("custom_hooks") or [], model, train_loader)
